@@ -1,0 +1,33 @@
+# make demo: set up .venv and run the lecture's programs.  make test: set up .venv and run the tests.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SOURCES := pyproject.toml CMakeLists.txt $(wildcard runtime/src/*) $(wildcard runtime/include/pygraph/*)
+
+.PHONY: demo test bench bench-peers lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# Editable install: Python and template edits apply at once; runtime/ changes rebuild through this rule.
+$(STAMP): $(PY) $(SOURCES)
+	$(PY) -m pip install -q scikit-build-core pybind11 cmake ninja
+	$(PY) -m pip install -q --no-build-isolation -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/lecture.py
+
+test: $(STAMP)
+	$(PY) -m pytest tests
+
+lint: $(STAMP)
+	$(PY) -m ruff check pygraph codegen tests benchmarks examples
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) build

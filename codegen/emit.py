@@ -1,0 +1,134 @@
+"""Op type -> C++: expressions for elementwise ops, and the table of structured emitters.
+
+An elementwise entry is a function (args, cxx_type, node) -> C++ expression over the operands'
+per-element values. Helpers such as pg_max live in templates/prelude.h.j2.
+"""
+
+from __future__ import annotations
+
+CXX = {"float32": "float", "float64": "double", "int32": "int32_t", "int64": "int64_t", "bool": "bool"}
+CODE = {"float32": "PG_FLOAT32", "float64": "PG_FLOAT64", "int32": "PG_INT32", "int64": "PG_INT64",
+        "bool": "PG_BOOL"}
+FLOATS = ("float", "double")
+
+
+def _is_float(t):
+    return t in FLOATS
+
+
+def _fn(name):
+    return lambda a, t, n: f"{name}({', '.join(a)})"
+
+
+def _op(sym):
+    return lambda a, t, n: f"({a[0]} {sym} {a[1]})"
+
+
+def _floordiv(a, t, n):
+    return f"std::floor({a[0]} / {a[1]})" if _is_float(t) else f"pg_ifloordiv({a[0]}, {a[1]}, e)"
+
+
+def _floormod(a, t, n):
+    return f"pg_fmod_floor({a[0]}, {a[1]})" if _is_float(t) else f"pg_imod({a[0]}, {a[1]}, e)"
+
+
+def _pow(a, t, n):
+    return f"std::pow({a[0]}, {a[1]})" if _is_float(t) else f"pg_ipow({a[0]}, {a[1]}, e)"
+
+
+def _cast(a, t, n):
+    if t == "bool":
+        return f"({a[0]} != 0)"
+    return f"static_cast<{t}>({a[0]})"
+
+
+def _literal(value, t):
+    if t == "bool":
+        return "true" if value else "false"
+    if t == "float":
+        return _float_literal(float(value), "f")
+    if t == "double":
+        return _float_literal(float(value), "")
+    if t == "int64_t":
+        return f"INT64_C({int(value)})"
+    return f"(int32_t){int(value)}"
+
+
+def _float_literal(v, suffix):
+    if v != v:
+        return f"std::numeric_limits<{'float' if suffix else 'double'}>::quiet_NaN()"
+    if v in (float("inf"), float("-inf")):
+        sign = "-" if v < 0 else ""
+        return f"{sign}std::numeric_limits<{'float' if suffix else 'double'}>::infinity()"
+    return f"{v!r}{suffix}" if "e" in repr(v) or "." in repr(v) else f"{v!r}.0{suffix}"
+
+
+ELEMENTWISE = {
+    "Add": _op("+"),
+    "Sub": _op("-"),
+    "Mul": _op("*"),
+    "RealDiv": _op("/"),
+    "FloorDiv": _floordiv,
+    "FloorMod": _floormod,
+    "Pow": _pow,
+    "Maximum": _fn("pg_max"),
+    "Minimum": _fn("pg_min"),
+    "SquaredDifference": lambda a, t, n: f"pg_square({a[0]} - {a[1]})",
+    "Equal": _op("=="),
+    "NotEqual": _op("!="),
+    "Less": _op("<"),
+    "LessEqual": _op("<="),
+    "Greater": _op(">"),
+    "GreaterEqual": _op(">="),
+    "LogicalAnd": _op("&&"),
+    "LogicalOr": _op("||"),
+    "Neg": lambda a, t, n: f"(-{a[0]})" if t != "bool" else f"(!{a[0]})",
+    "Abs": _fn("pg_abs"),
+    "Square": _fn("pg_square"),
+    "Sqrt": _fn("std::sqrt"),
+    "Rsqrt": lambda a, t, n: f"({t})(1 / std::sqrt({a[0]}))",
+    "Exp": _fn("std::exp"),
+    "Log": _fn("std::log"),
+    "Log1p": _fn("std::log1p"),
+    "Expm1": _fn("std::expm1"),
+    "Reciprocal": lambda a, t, n: f"({t})(1 / {a[0]})",
+    "Floor": _fn("std::floor"),
+    "Ceil": _fn("std::ceil"),
+    "Round": _fn("std::nearbyint"),
+    "Sign": _fn("pg_sign"),
+    "Relu": lambda a, t, n: f"pg_max({a[0]}, ({t})0)",
+    "Sigmoid": _fn("pg_sigmoid"),
+    "Tanh": _fn("std::tanh"),
+    "Softplus": _fn("pg_softplus"),
+    "Identity": lambda a, t, n: a[0],
+    "PlaceholderWithDefault": lambda a, t, n: a[0],
+    "StopGradient": lambda a, t, n: a[0],
+    "LogicalNot": lambda a, t, n: f"(!{a[0]})",
+    "ZerosLike": lambda a, t, n: f"({t})0",
+    "OnesLike": lambda a, t, n: f"({t})1",
+    "Cast": _cast,
+    "Select": lambda a, t, n: f"({a[0]} ? {a[1]} : {a[2]})",
+    "AddN": lambda a, t, n: "(" + " + ".join(a) + ")",
+    # state writes: the value stored into the variable (the variable's old value is a[0])
+    "Assign": lambda a, t, n: a[1],
+    "AssignAdd": lambda a, t, n: f"({a[0]} + {a[1]})",
+    "AssignSub": lambda a, t, n: f"({a[0]} - {a[1]})",
+}
+
+# Ops that write their result into input 0's buffer (a variable) instead of a buffer of their own.
+WRITES_INPUT0 = {"Assign", "AssignAdd", "AssignSub"}
+# Element expressions that may set the loop's error flag `e`, and what each flag value means.
+ERROR_FLAGS = {1: "Integer division by zero", 2: "Integers to negative integer powers are not allowed"}
+
+# Structured emitters: op type -> object with .dims(table, node, input_dims) -> list of output dims and
+# .kernel(node, ...) -> ir.Kernel. Registered by the op-family modules in codegen/structured/.
+STRUCTURED = {}
+
+
+def register_structured(op_type, emitter):
+    STRUCTURED[op_type] = emitter
+    return emitter
+
+
+def literal(value, dtype_name):
+    return _literal(value, CXX[dtype_name])

@@ -1,0 +1,73 @@
+"""Data-only records passed between the lowering steps. No behaviour beyond small helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Output `index` of node `node` (an index into Request.nodes)."""
+
+    node: int
+    index: int = 0
+
+
+@dataclass
+class Node:
+    id: int
+    op: str  # op type, e.g. "Add"
+    name: str  # graph name, shown in comments and errors
+    inputs: tuple  # of Ref
+    attrs: dict
+    dtypes: tuple  # output dtype names ("float32", ...)
+    shapes: tuple  # output static shapes: tuple of int-or-None per dim
+    site: str = ""  # where the user created it
+    after: tuple = ()  # node ids that must run first (control dependencies)
+
+
+@dataclass
+class Arg:
+    """A buffer the host passes in: a feed, a bound constant, or a variable (mutable)."""
+
+    index: int
+    node: int
+    kind: str  # "feed" | "const" | "var"
+
+
+@dataclass
+class Request:
+    nodes: list  # topologically ordered; sources are "Arg" or "Const" (scalar literal) nodes
+    args: list  # of Arg, in the order the host passes them
+    outputs: list  # of Ref, in the order the host receives them
+    label: str = "program"
+
+
+@dataclass
+class Buffer:
+    """Where a value lives during a call."""
+
+    name: str  # C++ identifier of its data pointer
+    dtype: str
+    dims: tuple  # symbolic dims: int or C++ expression
+    storage: str  # "arg" | "output" | "scratch"
+    index: int  # arg index, output index or scratch slot
+
+
+@dataclass
+class Kernel:
+    """One loop nest or library call in the generated program."""
+
+    kind: str  # template name: "elementwise", "copy", or a structured emitter's
+    nodes: list  # node ids it computes (for the comment above it)
+    data: dict = field(default_factory=dict)  # what its template needs
+
+
+@dataclass
+class Program:
+    request: Request
+    dims: dict  # Ref -> tuple of symbolic dims
+    shape_code: list  # C++ statements computing and checking symbolic dims
+    buffers: dict  # Ref -> Buffer
+    kernels: list  # of Kernel
+    scratch_slots: int = 0

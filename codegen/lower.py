@@ -1,0 +1,223 @@
+"""The lowering pipeline, one named step after another:
+
+    schedule -> infer dims -> fuse -> plan buffers -> build kernels -> render -> compile
+
+Each step's result can be printed with PYGRAPH_DEBUG (1: kernels, 2: + source, 3: + compiler command).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from . import emit, render, toolchain
+from .dims import DimTable, broadcast, cxx_dims, is_scalar, numel_expr
+from .fuse import fuse, schedule
+from .ir import Buffer, Program, Ref
+
+# elementwise loops split over threads in chunks of at least this many elements
+PARALLEL_GRAIN = 1 << 15
+
+
+@dataclass
+class CompiledProgram:
+    path: str  # the shared object to load
+    num_outputs: int
+    source: str
+    kernels: list  # one line per kernel, for debugging
+
+
+class Lowering:
+    """State shared by the steps for one Request."""
+
+    def __init__(self, req):
+        self.req = req
+        self.nodes = req.nodes
+        self.table = DimTable()
+        self.dims = {}
+        self.buffers = {}
+        self.prologue = []  # argument checks, before dims
+        self.allocs = []  # buffer declarations
+        self.libs = set()  # extra link libraries asked for by structured kernels
+        self.scratch_slots = 0
+
+    # helpers for emitters
+    def dtype(self, ref):
+        return self.nodes[ref.node].dtypes[ref.index]
+
+    def ctype(self, ref):
+        return emit.CXX[self.dtype(ref)]
+
+    def fail(self, code, node_id, message_expr):
+        return f"return ctx->fail(ctx, {code}, {node_id}, {message_expr});"
+
+    def fail_shapes(self, node, refs):
+        """A C++ statement that reports `Incompatible shapes: [..] vs. [..]` for node's inputs."""
+        decls = " ".join(f"const int64_t s{i}[] = {cxx_dims(self.dims[r])};" for i, r in enumerate(refs))
+        arrays = ", ".join(f"s{i}" for i in range(len(refs)))
+        ranks = ", ".join(str(len(self.dims[r])) for r in refs)
+        return (f"{decls} const int64_t* ss[] = {{{arrays}}}; const int32_t rr[] = {{{ranks}}}; "
+                f"return pg_fail_shapes(ctx, {node.id}, {len(refs)}, ss, rr);")
+
+
+def compile_request(req, debug=0):
+    lw = Lowering(req)
+    order = schedule(req)
+    infer_dims(lw, order)
+    kernels, kernel_of = fuse(req, order, {(r.node, r.index): d for r, d in lw.dims.items()})
+    plan_buffers(lw, kernels, kernel_of)
+    blocks = [build_kernel(lw, k, i) for i, k in enumerate(kernels)]
+    program = Program(req, lw.dims, lw.table.code, lw.buffers, kernels, lw.scratch_slots)
+    source = render.module(program, lw.prologue, lw.allocs, blocks)
+    summary = [f"k{i} {k.kind}: " + ", ".join(f"{lw.nodes[j].op}({lw.nodes[j].name})" for j in k.nodes)
+               for i, k in enumerate(kernels)]
+    if debug >= 1:
+        print(f"[pygraph] {req.label}: {len(kernels)} kernel(s)", file=sys.stderr)
+        for line in summary:
+            print(f"[pygraph]   {line}", file=sys.stderr)
+    if debug >= 2:
+        print(source, file=sys.stderr)
+    path = toolchain.build(source, sorted(lw.libs), debug=debug)
+    return CompiledProgram(path, len(req.outputs), source, summary)
+
+
+# -- step: symbolic dims and argument checks
+def infer_dims(lw, order):
+    for i in order:
+        node = lw.nodes[i]
+        if node.op == "Arg":
+            _arg_dims(lw, node)
+        elif node.op == "Const":
+            lw.dims[Ref(i, 0)] = tuple(node.shapes[0])
+        elif node.op == "NoOp":
+            continue
+        elif node.op in emit.WRITES_INPUT0:
+            var, value = node.inputs
+            vd, xd = lw.dims[var], lw.dims[value]
+            if len(vd) != len(xd):
+                raise ValueError(f"internal: rank mismatch in {node.name}")
+            for a, b in zip(vd, xd):
+                if a != b:
+                    msg = (f'std::string("{node.op} requires shapes of both tensors to match. lhs shape= ") + '
+                           f'pg_shape_str({{{", ".join(map(str, vd))}}}) + " rhs shape= " + '
+                           f'pg_shape_str({{{", ".join(map(str, xd))}}})')
+                    lw.table.check(f"{a} == {b}", i, f"return pg_fail_str(ctx, {PG_INVALID}, {i}, {msg});")
+            lw.dims[Ref(i, 0)] = vd
+        elif node.op in emit.ELEMENTWISE:
+            ins = [lw.dims[r] for r in node.inputs]
+            lw.dims[Ref(i, 0)] = broadcast(lw.table, node, ins, lw.fail_shapes(node, list(node.inputs)))
+        elif node.op in emit.STRUCTURED:
+            outs = emit.STRUCTURED[node.op].dims(lw, node, [lw.dims[r] for r in node.inputs])
+            for k, d in enumerate(outs):
+                lw.dims[Ref(i, k)] = tuple(d)
+        else:
+            raise NotImplementedError(f"pygraph cannot compile op type '{node.op}' (node '{node.name}', "
+                                      f"defined at {node.site}) yet.")
+
+
+PG_INVALID = "PG_INVALID_ARGUMENT"
+
+
+def _arg_dims(lw, node):
+    index = node.attrs["index"]
+    static = node.shapes[0]
+    code = emit.CODE[node.dtypes[0]]
+    a = f"args[{index}]"
+    lw.prologue.append(
+        f"if ({a}.ndim != {len(static)} || {a}.dtype != {code}) "
+        f"return ctx->fail(ctx, PG_INVALID_ARGUMENT, {node.id}, \"argument {index} ({node.name}) must have "
+        f"rank {len(static)} and dtype {node.dtypes[0]}\");")
+    dims = []
+    for k, d in enumerate(static):
+        if d is None:
+            dims.append(lw.table.define(f"{a}.shape[{k}]"))
+        else:
+            lw.prologue.append(
+                f"if ({a}.shape[{k}] != {d}) return ctx->fail(ctx, PG_INVALID_ARGUMENT, {node.id}, "
+                f"\"argument {index} ({node.name}) must have size {d} in dimension {k}\");")
+            dims.append(d)
+    lw.dims[Ref(node.id, 0)] = tuple(dims)
+
+
+# -- step: buffers
+def plan_buffers(lw, kernels, kernel_of):
+    nodes = lw.nodes
+    outputs = {r: o for o, r in enumerate(lw.req.outputs)}
+    needs_buffer = set(outputs)
+    for i, node in enumerate(nodes):
+        for r in node.inputs:
+            k = kernel_of.get(r.node)
+            if k is None:
+                continue
+            if kernel_of.get(i) != k or kernels[k].kind != "elementwise":
+                needs_buffer.add(r)
+    for i, node in enumerate(nodes):  # arguments live in args[]
+        if node.op == "Arg":
+            b = Buffer(f"a{node.attrs['index']}", node.dtypes[0], lw.dims[Ref(i, 0)], "arg", node.attrs["index"])
+            lw.buffers[Ref(i, 0)] = b
+            t = emit.CXX[b.dtype]
+            lw.allocs.append(f"{t}* {b.name} = static_cast<{t}*>(args[{b.index}].data);")
+    copies = []
+    for k in kernels:
+        for i in k.nodes:
+            node = nodes[i]
+            for idx in range(len(node.dtypes)):
+                ref = Ref(i, idx)
+                if node.op in emit.WRITES_INPUT0:  # the value lives in the variable
+                    lw.buffers[ref] = lw.buffers[node.inputs[0]]
+                    if ref in outputs:
+                        k.data.setdefault("extra_stores", []).append((ref, _new_buffer(lw, ref, outputs[ref])))
+                elif ref in needs_buffer or k.kind != "elementwise":
+                    lw.buffers[ref] = _new_buffer(lw, ref, outputs.get(ref))
+    for ref, o in outputs.items():  # fetched arguments and constants are copied out
+        if nodes[ref.node].op in ("Arg", "Const"):
+            copies.append((ref, _new_buffer(lw, ref, o)))
+    for ref, buf in copies:
+        kernels.insert(0, _copy_kernel(ref, buf))
+
+
+def _new_buffer(lw, ref, output_index):
+    dims = lw.dims[ref]
+    dtype = lw.dtype(ref)
+    t = emit.CXX[dtype]
+    if output_index is not None:
+        name = f"o{output_index}"
+        lw.allocs.append(
+            f"const int64_t {name}_shape[] = {cxx_dims(dims)}; "
+            f"{t}* {name} = static_cast<{t}*>(ctx->alloc_output(ctx, {output_index}, {emit.CODE[dtype]}, "
+            f"{len(dims)}, {name}_shape)); if (!{name}) return ctx->fail(ctx, PG_RESOURCE_EXHAUSTED, "
+            f"{ref.node}, \"out of memory allocating output {output_index}\");")
+        return Buffer(name, dtype, dims, "output", output_index)
+    slot = lw.scratch_slots
+    lw.scratch_slots += 1
+    name = f"t{slot}"
+    lw.allocs.append(
+        f"{t}* {name} = static_cast<{t}*>(ctx->scratch(ctx, {slot}, sizeof({t}) * ({numel_expr(dims)}))); "
+        f"if (!{name}) return ctx->fail(ctx, PG_RESOURCE_EXHAUSTED, {ref.node}, \"out of memory\");")
+    return Buffer(name, dtype, dims, "scratch", slot)
+
+
+def _copy_kernel(ref, buf):
+    from .ir import Kernel
+
+    return Kernel(kind="copy", nodes=[ref.node], data={"src": ref, "dst": buf})
+
+
+# -- step: per-kernel template data
+def build_kernel(lw, kernel, index):
+    if kernel.kind == "elementwise":
+        return render.elementwise(lw, kernel, index)
+    if kernel.kind == "copy":
+        src = lw.buffers.get(kernel.data["src"])
+        dst = kernel.data["dst"]
+        n = numel_expr(dst.dims)
+        node = lw.nodes[kernel.data["src"].node]
+        if src is None:  # a scalar literal
+            value = emit.literal(node.attrs["value"], node.dtypes[0])
+            return "", f"// k{index}: fetch of constant {node.name}\n{dst.name}[0] = {value};"
+        return "", (f"// k{index}: fetch of {node.name}\n"
+                    f"std::memcpy({dst.name}, {src.name}, sizeof(*{dst.name}) * ({n}));")
+    return emit.STRUCTURED[kernel.kind].kernel(lw, kernel, index)
+
+
+__all__ = ["compile_request", "CompiledProgram", "is_scalar"]

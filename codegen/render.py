@@ -1,0 +1,148 @@
+"""Program -> one C++ translation unit, through the Jinja templates in templates/."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import jinja2
+
+from . import emit
+from .dims import cxx_dims, is_scalar, numel_expr
+from .ir import Ref
+
+
+@functools.lru_cache(maxsize=None)
+def environment():
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader(__package__, "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def template(name):
+    return environment().get_template(name)
+
+
+def module(program, prologue, allocs, kernels):
+    """kernels: list of (helper, block) pairs: file-scope code and the statements inside pg_run."""
+    req = program.request
+    return template("module.cc.j2").render(
+        label=req.label, nodes=req.nodes, nargs=len(req.args), prologue=prologue,
+        shape_code=program.shape_code, allocs=allocs,
+        helpers=[h for h, _ in kernels if h], blocks=[b for _, b in kernels],
+        error_flags=emit.ERROR_FLAGS)
+
+
+@dataclass
+class Ptr:
+    name: str
+    ctype: str
+
+
+def elementwise(lw, kernel, k):
+    """One loop computing every node of the group; materialised values are stored, others stay in
+    registers. Inputs of the loop's shape are read at the flat index, size-1 inputs once, and the rest
+    through broadcast strides."""
+    nodes = lw.nodes
+    loop = kernel.data["loop"]
+    members = set(kernel.nodes)
+    ptrs, ptr_names = [], set()
+    loads, strided = {}, []
+    lines, stores = [], []
+    flat = True
+
+    def ptr(buf):
+        if buf.name not in ptr_names:
+            ptr_names.add(buf.name)
+            ptrs.append(Ptr(buf.name, emit.CXX[buf.dtype]))
+        return buf.name
+
+    def classify(ref):
+        d = lw.dims[ref]
+        if tuple(d) == tuple(loop):
+            return "flat"
+        if is_scalar(d):
+            return "scalar"
+        return "strided"
+
+    for i in kernel.nodes:
+        for r in nodes[i].inputs:
+            if r.node not in members and nodes[r.node].op != "Const" and classify(r) == "strided":
+                flat = False
+
+    def operand(ref):
+        node = nodes[ref.node]
+        if ref.node in members and node.op not in emit.WRITES_INPUT0:
+            return f"v{ref.node}_{ref.index}"
+        if ref.node in members:  # a write's value, after the write
+            return f"v{ref.node}_{ref.index}"
+        if node.op == "Const":
+            return emit.literal(node.attrs["value"], node.dtypes[0])
+        if ref in loads:
+            return loads[ref]
+        buf = lw.buffers[ref]
+        name = ptr(buf)
+        mode = classify(ref)
+        var = f"x{len(loads)}"
+        if mode == "flat":
+            index = "i"
+        elif mode == "scalar":
+            index = "0"
+        else:
+            s = len(strided)
+            strided.append((s, ref, buf))
+            index = f"o{s} + j * si{s}"
+        lines.append(f"const {emit.CXX[buf.dtype]} {var} = {name}[{index}];")
+        loads[ref] = var
+        return var
+
+    for i in kernel.nodes:
+        node = nodes[i]
+        args = [operand(r) for r in node.inputs]
+        t = emit.CXX[node.dtypes[0]]
+        expr = emit.ELEMENTWISE[node.op](args, t, node)
+        lines.append(f"const {t} v{i}_0 = {expr};  // {node.op} {node.name}")
+        ref = Ref(i, 0)
+        if node.op in emit.WRITES_INPUT0:
+            target = lw.buffers[node.inputs[0]]
+            stores.append(f"{ptr(target)}[i] = v{i}_0;")
+        elif ref in lw.buffers:
+            stores.append(f"{ptr(lw.buffers[ref])}[i] = v{i}_0;")
+    for ref, buf in kernel.data.get("extra_stores", []):
+        stores.append(f"{ptr(buf)}[i] = v{ref.node}_{ref.index};")
+    lines.extend(stores)
+
+    comment = ", ".join(f"{nodes[i].op} {nodes[i].name}" for i in kernel.nodes)
+    helper = template("elementwise.cc.j2").render(
+        k=k, comment=comment, ptrs=ptrs, strided=[s for s, _, _ in strided], flat=flat, lines=lines)
+
+    err_node = next((i for i in kernel.nodes if nodes[i].op in ("FloorDiv", "FloorMod", "Pow")
+                     and emit.CXX[nodes[i].dtypes[0]] not in emit.FLOATS), None)
+    call = [f"K{k} c;"]
+    call += [f"c.{p.name} = {p.name};" for p in ptrs]
+    call.append("c.err = 0;")
+    if flat:
+        call.append(f"ctx->parallel_for(ctx, {numel_expr(loop)}, {lw_grain()}, k{k}_body, &c);")
+    else:
+        rank = len(loop)
+        call.append(f"const int64_t L[] = {cxx_dims(loop)};")
+        call.append(f"c.orank = {rank - 1}; c.inner = L[{rank - 1}];")
+        call.append(f"for (int32_t d = 0; d < {rank - 1}; ++d) c.od[d] = L[d];")
+        for s, ref, _ in strided:
+            d = lw.dims[ref]
+            call.append(f"{{ const int64_t sh[] = {cxx_dims(d)}; pg_bcast_strides(sh, {len(d)}, L, {rank}, c.st{s}); }}")
+        rows = numel_expr(loop[:-1])
+        call.append(f"ctx->parallel_for(ctx, {rows}, std::max<int64_t>(1, {lw_grain()} / std::max<int64_t>(1, "
+                    f"c.inner)), k{k}_body, &c);")
+    if err_node is not None:
+        call.append(f"if (c.err) return ctx->fail(ctx, PG_INVALID_ARGUMENT, {err_node}, pg_flag_text(c.err));")
+    return helper, f"// k{k}: {comment}\n" + "\n".join(call)
+
+
+def lw_grain():
+    from .lower import PARALLEL_GRAIN
+
+    return PARALLEL_GRAIN

@@ -1,0 +1,188 @@
+"""The system C++ compiler and the content-addressed disk cache of compiled modules.
+
+An entry is `<sha256>.so` with `<sha256>.sha256` (the .so's own digest) and the kept `<sha256>.cc`.
+The key covers the source, the compiler's identity, the flags and the ABI version. Every file is
+written under a temporary name and renamed into place, so concurrent processes never see a partial
+entry and need no lock; an entry whose digest does not match is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from .. import config, errors
+
+ABI_VERSION = 1
+BASE_FLAGS = ["-std=c++17", "-O3", "-march=native", "-fno-trapping-math", "-fno-math-errno", "-fPIC",
+              "-shared", "-fvisibility=hidden", "-Wno-unused-function", "-Wno-unused-variable"]
+
+stats = {"compiles": 0, "disk_hits": 0, "memory_hits": 0}
+_memory = {}
+_lock = threading.Lock()
+
+
+def include_dir():
+    """runtime/include as installed beside pygraph._runtime (or in a source checkout)."""
+    from .. import _runtime
+
+    candidates = [Path(_runtime.__file__).parent / "include",
+                  Path(__file__).resolve().parent.parent / "runtime" / "include"]
+    for c in candidates:
+        if (c / "pygraph" / "abi.h").is_file():
+            return str(c)
+    raise FileNotFoundError("pygraph's ABI header (pygraph/abi.h) is missing from the installation; "
+                            f"looked in {', '.join(map(str, candidates))}. Reinstall pygraph.")
+
+
+_identity_cache = {}
+
+
+def compiler_identity(cxx):
+    """Resolved compiler path plus its size and mtime: changes when the compiler does, costs a stat."""
+    if cxx in _identity_cache:
+        return _identity_cache[cxx]
+    path = shutil.which(cxx)
+    if path is None:
+        raise errors.CompileError(f"C++ compiler {cxx!r} not found. Install g++ or clang++, or point "
+                                  "PYGRAPH_CXX at one.")
+    real = os.path.realpath(path)
+    st = os.stat(real)
+    ident = f"{real}:{st.st_size}:{int(st.st_mtime)}:{platform.machine()}:{_cpu_model()}"
+    _identity_cache[cxx] = (path, ident)
+    return path, ident
+
+
+def _cpu_model():
+    # -march=native code is only valid on the CPU that built it; a shared home directory may differ
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") or line.startswith("flags"):
+                    return hashlib.sha256(line.encode()).hexdigest()[:16]
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def link_flags(libs):
+    flags = []
+    for lib in libs:
+        if lib == "openblas":
+            import scipy_openblas32
+
+            libdir = scipy_openblas32.get_lib_dir()
+            flags += [f"-L{libdir}", f"-l{scipy_openblas32.get_library()}", f"-Wl,-rpath,{libdir}"]
+        else:
+            flags.append(f"-l{lib}")
+    return flags
+
+
+def cache_dir():
+    """The cache directory, created private (0700); refuses one that others could write into."""
+    d = Path(config.cache_dir())
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _check_private(d)
+    return d
+
+
+def _check_private(path):
+    st = path.stat()
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise PermissionError(f"pygraph cache {path} belongs to another user; loading modules from it would "
+                              "run their code in this process. Set PYGRAPH_CACHE_DIR to a directory of yours.")
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise PermissionError(f"pygraph cache {path} is writable by other users, who could plant code that "
+                              f"runs in this process. Run `chmod go-w {path}` or set PYGRAPH_CACHE_DIR.")
+
+
+def _digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _valid(so, meta):
+    try:
+        expected = meta.read_text().strip()
+        _check_private(so)
+        return expected == _digest(so)
+    except (OSError, PermissionError):
+        return False
+
+
+def _write_atomic(path, data):
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def build(source, libs=(), debug=0):
+    """Path of a shared object compiled from `source`, from memory, disk or the compiler."""
+    cxx, ident = compiler_identity(config.compiler())
+    flags = BASE_FLAGS + [f"-I{include_dir()}"] + config.extra_cxxflags()
+    lflags = link_flags(libs)
+    key = hashlib.sha256("\0".join([str(ABI_VERSION), ident, *flags, *lflags, source]).encode()).hexdigest()
+    with _lock:
+        if key in _memory:
+            stats["memory_hits"] += 1
+            return _memory[key]
+    d = cache_dir()
+    so, meta, src = d / f"{key}.so", d / f"{key}.sha256", d / f"{key}.cc"
+    if _valid(so, meta):
+        stats["disk_hits"] += 1
+    else:
+        _compile(cxx, flags, lflags, source, so, meta, src, debug)
+        stats["compiles"] += 1
+    with _lock:
+        _memory[key] = str(so)
+    return str(so)
+
+
+def _compile(cxx, flags, lflags, source, so, meta, src, debug):
+    _write_atomic(src, source.encode())
+    fd, tmp_so = tempfile.mkstemp(dir=so.parent, prefix=f".{so.stem}.", suffix=".so.tmp")
+    os.close(fd)
+    cmd = [cxx, *flags, str(src), "-o", tmp_so, *lflags]
+    if debug >= 3:
+        print("[pygraph] " + " ".join(cmd), file=sys.stderr)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise errors.CompileError(f"C++ compilation failed (exit {proc.returncode}) for generated source "
+                                      f"{src}:\n{proc.stderr.strip()}\ncommand: {' '.join(cmd)}")
+        digest = _digest(tmp_so)
+        os.chmod(tmp_so, 0o700)
+        os.replace(tmp_so, so)
+    except BaseException:
+        _unlink(tmp_so)
+        raise
+    _write_atomic(meta, (digest + "\n").encode())
+
+
+def clear_memory_cache():
+    """Forget modules found in this process (tests use it to exercise the disk cache)."""
+    with _lock:
+        _memory.clear()

@@ -1,0 +1,42 @@
+"""Every environment variable pygraph reads, in one place.
+
+PYGRAPH_CACHE_DIR    compiled-module cache (default $XDG_CACHE_HOME/pygraph, else ~/.cache/pygraph)
+PYGRAPH_DEBUG        0 quiet; 1 kernels per compiled program; 2 + generated source; 3 + compiler commands
+PYGRAPH_CXX          C++ compiler (default $CXX, else c++)
+PYGRAPH_CXXFLAGS     extra flags appended to the compile command
+PYGRAPH_NUM_THREADS  threads for parallel loops (default: all cores)
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def cache_dir():
+    explicit = os.environ.get("PYGRAPH_CACHE_DIR")
+    if explicit:
+        return os.path.abspath(os.path.expanduser(explicit))
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "pygraph")
+
+
+def debug_level():
+    try:
+        return int(os.environ.get("PYGRAPH_DEBUG", "0") or 0)
+    except ValueError:
+        return 1
+
+
+def compiler():
+    return os.environ.get("PYGRAPH_CXX") or os.environ.get("CXX") or "c++"
+
+
+def extra_cxxflags():
+    return os.environ.get("PYGRAPH_CXXFLAGS", "").split()
+
+
+def num_threads():
+    value = os.environ.get("PYGRAPH_NUM_THREADS")
+    if value:
+        return max(1, int(value))
+    return os.cpu_count() or 1

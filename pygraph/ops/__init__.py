@@ -1,0 +1,3 @@
+"""Op families. Importing this package registers every built-in op."""
+
+from . import core, math, registry, state  # noqa: F401

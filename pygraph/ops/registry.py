@@ -1,0 +1,77 @@
+"""The op table: one row per primitive op type, with its facets side by side.
+
+A row says how the op computes (`kind`, which picks the codegen emitter), what it means
+(`numpy`, the reference semantics used by the tests), whether it has state, and its gradient
+(filled by RegisterGradient). The builders that create nodes live beside the rows, in the op
+family modules (math.py, array.py, state.py, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+# kinds the code generator understands
+ELEMENTWISE = "elementwise"  # one output element from the same-index (broadcast) input elements
+SOURCE = "source"  # no inputs: constants, placeholders, variables
+STATE = "state"  # writes a variable's buffer
+STRUCTURED = "structured"  # its own emitter (reductions, matmul, layout ops, random)
+HOST = "host"  # runs in Python on the results (summaries, strings)
+CONTROL = "control"  # no data: NoOp, group
+
+
+@dataclass
+class OpDef:
+    type: str
+    kind: str
+    numpy: Callable | None = None
+    stateful: bool = False
+    gradient: Callable | None = None
+    not_differentiable: bool = False
+
+
+REGISTRY: dict[str, OpDef] = {}
+
+
+def register(op_type, kind, numpy=None, stateful=False):
+    if op_type in REGISTRY:
+        raise KeyError(f"Op type {op_type!r} is already registered.")
+    REGISTRY[op_type] = OpDef(op_type, kind, numpy, stateful)
+    return REGISTRY[op_type]
+
+
+def lookup(op_type) -> OpDef:
+    try:
+        return REGISTRY[op_type]
+    except KeyError:
+        raise KeyError(f"No op registered for type {op_type!r}.") from None
+
+
+class RegisterGradient:
+    """Decorator: @tf.RegisterGradient("OpType") def grad(op, *grads) -> list of input gradients."""
+
+    def __init__(self, op_type):
+        if not isinstance(op_type, str):
+            raise TypeError("op_type must be a string")
+        self._op_type = op_type
+
+    def __call__(self, fn):
+        row = REGISTRY.get(self._op_type)
+        if row is None:  # gradients may be registered for ops a custom library adds later
+            row = REGISTRY[self._op_type] = OpDef(self._op_type, STRUCTURED)
+        if row.gradient is not None:
+            raise KeyError(f"Registering two gradient with name '{self._op_type}'!")
+        row.gradient = fn
+        row.not_differentiable = False
+        return fn
+
+
+def NotDifferentiable(op_type):  # noqa: N802 (TF's name)
+    row = REGISTRY.get(op_type)
+    if row is None:
+        row = REGISTRY[op_type] = OpDef(op_type, STRUCTURED)
+    row.not_differentiable = True
+    row.gradient = None
+
+
+NoGradient = NotDifferentiable

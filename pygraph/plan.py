@@ -1,0 +1,324 @@
+"""From (fetches, feeds) to a compiled, callable plan: prune, build the codegen request, bind buffers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _runtime, config, errors
+from . import codegen as _codegen
+from .dtypes import DType
+from .graph import Operation, Tensor
+from .ops import registry
+from .ops.core import fmt_shape
+
+_C_NAMES = {"float32": "float", "float64": "double", "int32": "int32", "int64": "int64", "bool": "bool",
+            "string": "string"}
+_threads_set = False
+
+
+class Replan(Exception):
+    """A feed's rank differs from the one the plan was compiled for (placeholder of unknown rank)."""
+
+
+def prune(fetch_tensors, targets, fed):
+    """Operations needed for the fetches, in creation (= topological) order; stops at fed tensors."""
+    needed = set()
+    stack = [t.op for t in fetch_tensors if t not in fed] + list(targets)
+    while stack:
+        op = stack.pop()
+        if op in needed:
+            continue
+        needed.add(op)
+        stack.extend(t.op for t in op.inputs if t not in fed)
+        stack.extend(op.control_inputs)
+    return sorted(needed, key=lambda o: o._id)
+
+
+def _codegen_attrs(op):
+    out = {}
+    for k, v in op.attrs.items():
+        if k == "value":
+            continue
+        out[k] = v.name if isinstance(v, DType) else v
+    return out
+
+
+def _feed_converter(tensor, rank_fixed):
+    dt = tensor.dtype.np
+    static = tensor.shape.as_tuple()
+    checks = [(k, d) for k, d in enumerate(static) if d is not None] if static is not None else []
+    rank = len(static) if static is not None else None
+
+    def convert(value):
+        if type(value) is np.ndarray and value.dtype == dt and value.flags.c_contiguous:
+            arr = value
+        else:
+            arr = _coerce(value, tensor)
+        shape = arr.shape
+        if rank is not None:
+            if len(shape) != rank or any(shape[k] != d for k, d in checks):
+                raise ValueError(f"Cannot feed value of shape {shape} for Tensor '{tensor.name}', which has "
+                                 f"shape '{tensor.shape}'")
+        elif len(shape) != rank_fixed:
+            raise Replan()
+        return arr
+
+    return convert
+
+
+def _coerce(value, tensor):
+    dt = tensor.dtype.np
+    if isinstance(value, (Tensor, Operation)) or hasattr(value, "_as_tensor"):
+        raise TypeError("The value of a feed cannot be a tf.Tensor object. Acceptable feed values include "
+                        "Python scalars, strings, lists, numpy ndarrays, or TensorHandles. For reference, the "
+                        f"tensor object was {value!r} which was passed to the feed with key {tensor!r}.")
+    arr = np.asarray(value)
+    if arr.dtype.kind in "OUS" and dt.kind != "O":
+        raise TypeError(f"Cannot feed value of dtype {arr.dtype} for Tensor '{tensor.name}' of dtype "
+                        f"{tensor.dtype.name}.")
+    if not np.can_cast(arr.dtype, dt, casting="same_kind"):
+        raise ValueError(f"Cannot feed value of dtype {arr.dtype} for Tensor '{tensor.name}' of dtype "
+                         f"{tensor.dtype.name} without losing information: cast it first (e.g. "
+                         f"np.asarray(value, np.{dt.name})).")
+    if dt.kind in "iu" and arr.size and arr.dtype.kind in "iu":
+        info = np.iinfo(dt)
+        if arr.min() < info.min or arr.max() > info.max:
+            raise ValueError(f"Feed value for '{tensor.name}' is out of range for {tensor.dtype.name}: try a "
+                             "larger type (e.g. int64) for the placeholder.")
+    return np.ascontiguousarray(arr, dtype=dt)
+
+
+class Plan:
+    """One compiled program and everything needed to call it."""
+
+    def __init__(self, session, kernel, converters, static_args, element_outputs, node_ops, reads, writes,
+                 host_steps, host_values, compiled, host_feeds):
+        self.session = session
+        self.kernel = kernel
+        self.converters = converters
+        self.static_args = static_args
+        self.element_outputs = element_outputs  # per fetched element: output index, -1 for ops, or a Tensor
+        self.node_ops = node_ops
+        self.reads = reads
+        self.writes = writes
+        self.ready = not reads and not writes
+        self.host_steps = host_steps  # None: nothing runs on the host
+        self.host_values = host_values
+        self.compiled = compiled  # Tensor -> kernel output index
+        self.host_feeds = host_feeds  # string feeds: Tensor -> position among the feeds
+        if host_feeds:
+            slots = [i for i in range(len(converters) + len(host_feeds)) if i not in host_feeds.values()]
+            self.converters = [(lambda values, c=c, i=i: c(values[i])) for c, i in zip(converters, slots)]
+            self._indexed = True
+        else:
+            self._indexed = False
+
+    def _check_variables(self):
+        init = self.session._initialized
+        for var_op, reader in self.reads:
+            if var_op not in init:
+                errors.raise_for_op(errors.FAILED_PRECONDITION, reader,
+                                    f"Attempting to use uninitialized value {var_op.name}",
+                                    "Run its initializer first, e.g. sess.run(tf.global_variables_initializer())"
+                                    f" or sess.run({var_op.name}.initializer).")
+
+    def _call(self, args):
+        if not self.ready:
+            self._check_variables()
+        try:
+            outs = self.kernel(args)
+        except _runtime.KernelError as e:
+            code, node, message = e.args
+            op = self.node_ops[node] if 0 <= node < len(self.node_ops) else None
+            errors.raise_for_op(code, op, message)
+        if not self.ready:
+            self.session._initialized.update(self.writes)
+            self.ready = all(v in self.session._initialized for v, _ in self.reads)
+        return outs
+
+    def run_single(self):
+        """The no-feed, one-tensor path (sess.run(t), t.eval(), make_callable)."""
+        outs = self._call(self.static_args)
+        if self.host_steps is not None:
+            return self._finish(outs)[0]
+        i = self.element_outputs[0]
+        if i < 0:
+            return None
+        v = outs[i]
+        return v[()] if v.ndim == 0 else v
+
+    def run(self, values):
+        if self.session._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        if self._indexed:
+            args = [conv(values) for conv in self.converters] + self.static_args
+        elif values:
+            args = [conv(v) for conv, v in zip(self.converters, values)]
+            args += self.static_args
+        else:
+            args = self.static_args
+        outs = self._call(args)
+        if self.host_steps is not None:
+            return self._finish(outs, values)
+        return [None if i < 0 else (outs[i][()] if outs[i].ndim == 0 else outs[i]) for i in self.element_outputs]
+
+    def _finish(self, outs, values=()):
+        """Run host-side ops (summaries, strings) on the compiled results."""
+        env = dict(self.host_values)
+        for t, i in self.compiled.items():
+            env[t] = outs[i]
+        for t, i in self.host_feeds.items():
+            env[t] = np.asarray(values[i], dtype=object)
+        for op in self.host_steps:
+            fn = registry.lookup(op.type).numpy
+            results = fn(op, *[env[t] for t in op.inputs])
+            if len(op.outputs) == 1:
+                results = (results,)
+            for t, r in zip(op.outputs, results):
+                env[t] = r
+        out = []
+        for e in self.element_outputs:
+            if isinstance(e, Tensor):
+                v = env[e]
+            elif e < 0:
+                v = None
+            else:
+                v = outs[e]
+            out.append(v[()] if isinstance(v, np.ndarray) and v.ndim == 0 else v)
+        return out
+
+
+def build_plan(session, elements, feeds, feed_ranks):
+    global _threads_set
+    if not _threads_set:
+        _runtime.set_num_threads(config.num_threads())
+        _threads_set = True
+    graph = session.graph
+    fed = {t: i for i, t in enumerate(feeds)}
+    fetch_tensors = list(dict.fromkeys(e for e in elements if isinstance(e, Tensor)))
+    targets = [e for e in elements if isinstance(e, Operation)]
+    needed = prune(fetch_tensors, targets, fed)
+
+    for op in needed:
+        if op.type == "Placeholder":
+            t = op.outputs[0]
+            errors.raise_for_op(
+                errors.INVALID_ARGUMENT, op,
+                f"You must feed a value for placeholder tensor '{op.name}' with dtype "
+                f"{_C_NAMES[t.dtype.name]} and shape {fmt_shape(t.shape)}",
+                f"Pass it in feed_dict, e.g. sess.run(..., feed_dict={{{op.name}: value}}).")
+
+    host_ops = [op for op in needed if registry.REGISTRY.get(op.type) and registry.lookup(op.type).kind == "host"]
+    host_set = set(host_ops)
+
+    nodes, args, static_args, node_ops, converters = [], [], [], [], []
+    ref_of, node_of = {}, {}
+    host_values, host_feeds = {}, {}
+
+    def add_node(op, kind, inputs, attrs, dtypes, shapes, after=()):
+        nid = len(nodes)
+        nodes.append(_codegen.Node(nid, kind, op.name if op is not None else "", tuple(inputs), attrs,
+                                   tuple(dtypes), tuple(shapes), op.creation_site if op is not None else "",
+                                   tuple(after)))
+        node_ops.append(op)
+        return nid
+
+    def add_arg(op, t, kind, static, array=None):
+        index = len(args)
+        nid = add_node(op, "Arg", [], {"index": index, "kind": kind}, [t.dtype.name], [static])
+        args.append(_codegen.Arg(index, nid, kind))
+        if array is not None:
+            static_args.append(array)
+        ref_of[t] = _codegen.Ref(nid, 0)
+        return nid
+
+    for i, t in enumerate(feeds):
+        if not t.dtype.is_compiled:
+            host_feeds[t] = i
+            continue
+        static = t.shape.as_tuple()
+        rank = len(static) if static is not None else (feed_ranks[i] if feed_ranks else None)
+        if static is None:
+            if rank is None:
+                raise ValueError(f"Feed {t.name} has unknown rank: give the placeholder a shape to use it here.")
+            static = (None,) * rank
+        add_arg(t.op, t, "feed", static)
+        converters.append(_feed_converter(t, rank))
+
+    folded = session._folded
+    for op in needed:
+        if op in host_set:
+            continue
+        if all(t in ref_of for t in op.outputs) and op.outputs:
+            continue
+        after = [node_of[c] for c in op.control_inputs if c in node_of]
+        if op.type == "Const":
+            t = op.outputs[0]
+            arr = op.attrs["value"]
+            if not t.dtype.is_compiled:
+                host_values[t] = arr
+            elif arr.ndim == 0:
+                node_of[op] = add_node(op, "Const", [], {"value": arr.item()}, [t.dtype.name], [()])
+                ref_of[t] = _codegen.Ref(node_of[op], 0)
+            else:
+                node_of[op] = add_arg(op, t, "const", arr.shape, np.ascontiguousarray(arr))
+            continue
+        if op.type == "VariableV2":
+            t = op.outputs[0]
+            node_of[op] = add_arg(op, t, "var", t.shape.as_tuple(), session._variable_buffer(op))
+            continue
+        if any(t in folded for t in op.outputs):
+            t = op.outputs[0]
+            node_of[op] = add_arg(op, t, "const", folded[t].shape, folded[t])
+            continue
+        inputs = []
+        for t in op.inputs:
+            if t not in ref_of:
+                raise errors.UnimplementedError(
+                    None, op, errors.describe(op, f"Op {op.type} '{op.name}' reads {t.name} of type "
+                                              f"{t.dtype.name}, which compiled code cannot hold."))
+            inputs.append(ref_of[t])
+        nid = add_node(op, op.type, inputs, _codegen_attrs(op), [t.dtype.name for t in op.outputs],
+                       [t.shape.as_tuple() for t in op.outputs], after)
+        node_of[op] = nid
+        for k, t in enumerate(op.outputs):
+            ref_of[t] = _codegen.Ref(nid, k)
+
+    # outputs: fetched tensors computed by the compiled program, and inputs of host ops
+    out_index, outputs = {}, []
+    wanted = [t for t in fetch_tensors if t not in host_values and t.op not in host_set
+              and t not in host_feeds] + [t for op in host_ops for t in op.inputs
+                                          if t.op not in host_set and t not in host_values and t not in host_feeds]
+    for t in wanted:
+        if t not in out_index:
+            out_index[t] = len(outputs)
+            outputs.append(ref_of[t])
+    # per fetched element: a kernel output index, -1 for an operation, or a Tensor resolved on the host
+    element_outputs = [-1 if isinstance(e, Operation) else out_index.get(e, e) for e in elements]
+
+    reads, writes = [], set()
+    for op in needed:
+        if op.type in ("Assign",) and op.inputs[0].op.type == "VariableV2":
+            writes.add(op.inputs[0].op)
+    for op in needed:
+        for t in op.inputs:
+            if t.op.type == "VariableV2" and not (op.type == "Assign" and t is op.inputs[0]):
+                reads.append((t.op, op))
+    for t in fetch_tensors:
+        if t.op.type == "VariableV2" and t not in fed:
+            reads.append((t.op, t.op))
+    reads = [(v, r) for v, r in dict.fromkeys(reads) if v not in writes]
+
+    request = _codegen.Request(nodes, args, outputs, label=_label(fetch_tensors, targets))
+    compiled = _codegen.compile_request(request, debug=config.debug_level())
+    kernel = _runtime.Kernel(compiled.path, compiled.num_outputs)
+    host_steps = [op for op in needed if op in host_set]
+    on_host = bool(host_steps) or any(isinstance(e, Tensor) for e in element_outputs)
+    return Plan(session, kernel, converters, static_args, element_outputs, node_ops, reads, writes,
+                host_steps if on_host else None, host_values, out_index, host_feeds)
+
+
+def _label(fetch_tensors, targets):
+    names = [t.name for t in fetch_tensors] + [op.name for op in targets]
+    text = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+    return f"fetch {text}"

@@ -1,0 +1,251 @@
+"""tf.Session: runs fetches through compiled plans, one per (fetches, feeds) it has seen.
+
+A plan is the fetched subgraph, pruned at the feeds and compiled to one module; running it is one
+call into pygraph._runtime with the feeds, bound constants and the session's variable buffers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numpy as np
+
+from . import errors
+from .graph import Operation, Tensor, get_default_graph
+from .plan import Plan, Replan, build_plan
+
+_local = threading.local()
+
+
+def _session_stack():
+    stack = getattr(_local, "sessions", None)
+    if stack is None:
+        stack = _local.sessions = []
+    return stack
+
+
+def get_default_session():
+    stack = _session_stack()
+    return stack[-1] if stack else None
+
+
+def _session_for(graph, session, what):
+    if session is None:
+        session = get_default_session()
+        if session is None:
+            raise ValueError(f"Cannot evaluate tensor using `{what.split('(')[0].split('.')[-1]}()`: No default "
+                             "session is registered. Use `with sess.as_default()` or pass an explicit session "
+                             f"to `{what.split('(')[0].split('.')[-1]}(session=sess)`")
+    if session.graph is not graph:
+        raise ValueError("Cannot use the given session to evaluate tensor: the tensor's graph is different "
+                         "from the session's graph.")
+    return session
+
+
+def _flatten(graph, fetches):
+    """(graph elements, rebuild) where rebuild(values) gives results in the fetches' structure."""
+    if fetches is None:
+        raise TypeError(f"Fetch argument None has invalid type {type(None)}")
+    if isinstance(fetches, (list, tuple)):
+        parts = [_flatten(graph, f) for f in fetches]
+        elements = [e for p in parts for e in p[0]]
+        sizes = [len(p[0]) for p in parts]
+        maker = (lambda items: type(fetches)(*items)) if hasattr(fetches, "_fields") else type(fetches)
+
+        def rebuild(values):
+            out, pos = [], 0
+            for (_, sub), n in zip(parts, sizes):
+                out.append(sub(values[pos:pos + n]))
+                pos += n
+            return maker(out)
+
+        return elements, rebuild
+    if isinstance(fetches, dict):
+        keys = list(fetches)
+        elements, rebuild_list = _flatten(graph, [fetches[k] for k in keys])
+        return elements, lambda values: type(fetches)(zip(keys, rebuild_list(values)))
+    try:
+        element = graph.as_graph_element(fetches)
+    except (TypeError, ValueError, KeyError) as e:
+        if isinstance(e, TypeError):
+            raise TypeError(f"Fetch argument {fetches!r} has invalid type {type(fetches)}, must be a string or "
+                            "Tensor. (Can not convert a " f"{type(fetches).__name__} into a Tensor or Operation.)"
+                            ) from None
+        raise ValueError(f"Fetch argument {fetches!r} cannot be interpreted as a Tensor. ({e})") from None
+    return [element], lambda values: values[0]
+
+
+class Session:
+    """A TF1 session: owns variable values and compiled plans for one graph."""
+
+    def __init__(self, target="", graph=None, config=None):
+        self._graph = graph if graph is not None else get_default_graph()
+        self._closed = False
+        self._variables = {}  # VariableV2 Operation -> ndarray (the buffer kernels update in place)
+        self._initialized = set()  # VariableV2 Operations that hold a value
+        self._folded = {}  # Tensor -> ndarray, constant subgraphs evaluated once per session
+        self._plans = {}  # hashable fetch/feed key -> (Plan, rebuild or None)
+        self._lock = threading.RLock()
+        self._context_stack = []
+
+    # -- TF1 surface
+    @property
+    def graph(self):
+        return self._graph
+
+    @property
+    def graph_def(self):
+        from .graph_def import graph_to_graph_def
+
+        return graph_to_graph_def(self._graph)
+
+    @property
+    def sess_str(self):
+        return ""
+
+    def close(self):
+        self._closed = True
+        self._plans.clear()
+        self._variables.clear()
+        self._initialized.clear()
+        self._folded.clear()
+
+    def as_default(self):
+        return _default_session(self)
+
+    def __enter__(self):
+        ctx = contextlib.ExitStack()
+        ctx.enter_context(self._graph.as_default())
+        ctx.enter_context(_default_session(self))
+        self._context_stack.append(ctx)
+        return self
+
+    def __exit__(self, *exc):
+        self._context_stack.pop().close()
+        self.close()
+
+    def __del__(self):
+        self._closed = True
+
+    # -- running
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        if self._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        key = (fetches, *feed_dict) if feed_dict else (fetches,)
+        try:
+            plan, rebuild = self._plans[key]
+        except (KeyError, TypeError):
+            plan, rebuild = self._plan_for(fetches, feed_dict, key)
+        values = [] if not feed_dict else list(feed_dict.values())
+        try:
+            flat = plan.run(values)
+        except Replan:
+            self._plans.pop(key, None)
+            plan, rebuild = self._plan_for(fetches, feed_dict, None, ranks=True)
+            flat = plan.run(values)
+        return flat[0] if rebuild is None else rebuild(flat)
+
+    def _plan_for(self, fetches, feed_dict, key, ranks=False):
+        elements, rebuild = _flatten(self._graph, fetches)
+        feeds = []
+        for k in (feed_dict or {}):
+            feeds.append(self._feed_tensor(k))
+        feed_ranks = None
+        if ranks:
+            feed_ranks = [np.ndim(v) for v in feed_dict.values()]
+        with self._lock:
+            plan = build_plan(self, elements, feeds, feed_ranks)
+        single = not isinstance(fetches, (list, tuple, dict))
+        entry = (plan, None if single else rebuild)
+        if key is not None:
+            try:
+                self._plans[key] = entry
+            except TypeError:
+                pass  # unhashable fetch structure: the codegen cache still makes the next plan cheap
+        return entry
+
+    def _feed_tensor(self, key):
+        conv = getattr(key, "_as_graph_element", None)
+        if conv is not None and not isinstance(key, Tensor):
+            key = conv()
+        try:
+            t = self._graph.as_graph_element(key, allow_operation=False)
+        except (KeyError, ValueError, TypeError) as e:
+            raise TypeError(f"Cannot interpret feed_dict key as Tensor: {e}") from None
+        if isinstance(t, Operation):
+            raise TypeError(f"Cannot interpret feed_dict key as Tensor: Can not convert an Operation into a "
+                            f"Tensor ({t.name}).")
+        return t
+
+    def make_callable(self, fetches, feed_list=None, accept_options=False):
+        """A function of the feed values (in feed_list order) that runs `fetches`, skipping all per-call
+        normalisation."""
+        elements, rebuild = _flatten(self._graph, fetches)
+        feeds = [self._feed_tensor(f) for f in (feed_list or [])]
+        plan = build_plan(self, elements, feeds, None)
+        single = not isinstance(fetches, (list, tuple, dict))
+
+        def call(*values, **kwargs):
+            if self._closed:
+                raise RuntimeError("Attempted to use a closed Session.")
+            if len(values) != len(feeds):
+                raise TypeError(f"Callable expects {len(feeds)} feed values, got {len(values)}")
+            flat = plan.run(list(values))
+            return flat[0] if single else rebuild(flat)
+
+        if not feeds and single:
+            return plan.run_single
+        return call
+
+    # -- variables
+    def _variable_buffer(self, var_op):
+        buf = self._variables.get(var_op)
+        if buf is None:
+            t = var_op.outputs[0]
+            buf = self._variables[var_op] = np.zeros(t.shape.as_tuple(), dtype=t.dtype.np)
+        return buf
+
+    def _load_variable(self, var, value):
+        buf = self._variable_buffer(var.op)
+        arr = np.asarray(value, dtype=buf.dtype)
+        if arr.shape != buf.shape:
+            errors.raise_for_op(errors.INVALID_ARGUMENT, var.op,
+                                f"Cannot load value of shape {arr.shape} into variable {var.op.name} of shape "
+                                f"{buf.shape}")
+        buf[...] = arr
+        self._initialized.add(var.op)
+
+
+Plan.__module__ = __name__
+
+
+@contextlib.contextmanager
+def _default_session(session):
+    stack = _session_stack()
+    stack.append(session)
+    try:
+        yield session
+    finally:
+        stack.remove(session)
+
+
+class InteractiveSession(Session):
+    """A Session that makes itself the default on creation (for shells and notebooks)."""
+
+    def __init__(self, target="", graph=None, config=None):
+        super().__init__(target, graph, config)
+        self._graph_ctx = self._graph.as_default()
+        self._graph_ctx.__enter__()
+        _session_stack().append(self)
+
+    def close(self):
+        if not self._closed:
+            stack = _session_stack()
+            if self in stack:
+                stack.remove(self)
+            try:
+                self._graph_ctx.__exit__(None, None, None)
+            except (IndexError, ValueError):
+                pass
+        super().close()

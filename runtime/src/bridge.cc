@@ -1,0 +1,45 @@
+// pygraph._runtime: loads generated modules and calls them on numpy buffers.
+#include <pybind11/eval.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <map>
+
+#include "kernel.h"
+#include "thread_pool.h"
+
+namespace py = pybind11;
+using pygraph::Kernel;
+using pygraph::Module;
+
+// Modules are shared by every Kernel that runs the same file.
+static std::shared_ptr<Module> load_module(const std::string& path) {
+  static std::map<std::string, std::weak_ptr<Module>> loaded;
+  auto it = loaded.find(path);
+  if (it != loaded.end())
+    if (auto m = it->second.lock()) return m;
+  auto m = std::make_shared<Module>(path);
+  loaded[path] = m;
+  return m;
+}
+
+PYBIND11_MODULE(_runtime, m) {
+  m.doc() = "pygraph runtime bridge: dlopen generated kernels and call them on numpy buffers";
+  m.attr("ABI_VERSION") = PG_ABI_VERSION;
+  m.attr("MAX_RANK") = PG_MAX_RANK;
+  py::exec(R"(
+class KernelError(RuntimeError):
+    """A compiled program reported an error: args are (status code, node index, message)."""
+)", m.attr("__dict__"));
+
+  py::class_<Kernel>(m, "Kernel")
+      .def(py::init([](const std::string& path, int num_outputs) {
+             return new Kernel(load_module(path), num_outputs);
+           }),
+           py::arg("path"), py::arg("num_outputs"))
+      .def("__call__", &Kernel::call, "Run the program on a list of C-contiguous arrays; returns its outputs.")
+      .def_property_readonly("path", &Kernel::path);
+
+  m.def("set_num_threads", &pygraph::set_global_pool_size, "Threads used by ctx->parallel_for.");
+  m.def("get_num_threads", [] { return pygraph::global_pool().size(); });
+}

@@ -1,0 +1,214 @@
+#include "kernel.h"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include "thread_pool.h"
+
+namespace pygraph {
+
+Module::Module(const std::string& path) : path_(path) {
+  handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle_) throw std::runtime_error(std::string("cannot load compiled module: ") + dlerror());
+  auto version = reinterpret_cast<pg_abi_version_fn>(dlsym(handle_, "pg_abi_version"));
+  run_ = reinterpret_cast<pg_run_fn>(dlsym(handle_, "pg_run"));
+  if (!version || !run_) {
+    dlclose(handle_);
+    handle_ = nullptr;
+    throw std::runtime_error("compiled module " + path + " lacks pg_abi_version or pg_run");
+  }
+  if (version() != PG_ABI_VERSION) {
+    int got = version();
+    dlclose(handle_);
+    handle_ = nullptr;
+    throw std::runtime_error("compiled module " + path + " has ABI version " + std::to_string(got) +
+                             ", runtime expects " + std::to_string(PG_ABI_VERSION));
+  }
+}
+
+Module::~Module() {
+  if (handle_) dlclose(handle_);
+}
+
+size_t dtype_itemsize(int32_t dtype) {
+  switch (dtype) {
+    case PG_FLOAT32: case PG_INT32: return 4;
+    case PG_FLOAT64: case PG_INT64: return 8;
+    case PG_BOOL: return 1;
+    default: return 0;
+  }
+}
+
+static int32_t dtype_from_numpy(const py::dtype& dt) {
+  char kind = dt.kind();
+  py::ssize_t size = dt.itemsize();
+  if (kind == 'f') return size == 4 ? PG_FLOAT32 : size == 8 ? PG_FLOAT64 : 0;
+  if (kind == 'i') return size == 4 ? PG_INT32 : size == 8 ? PG_INT64 : 0;
+  if (kind == 'b') return PG_BOOL;
+  return 0;
+}
+
+static py::dtype numpy_dtype(int32_t dtype) {
+  switch (dtype) {
+    case PG_FLOAT32: return py::dtype::of<float>();
+    case PG_FLOAT64: return py::dtype::of<double>();
+    case PG_INT32: return py::dtype::of<int32_t>();
+    case PG_INT64: return py::dtype::of<int64_t>();
+    case PG_BOOL: return py::dtype::of<bool>();
+    default: throw std::runtime_error("unknown dtype code " + std::to_string(dtype));
+  }
+}
+
+static size_t shape_size(int32_t ndim, const int64_t* shape) {
+  size_t n = 1;
+  for (int i = 0; i < ndim; ++i) n *= static_cast<size_t>(shape[i]);
+  return n;
+}
+
+Kernel::Kernel(std::shared_ptr<Module> module, int num_outputs)
+    : module_(std::move(module)), num_outputs_(num_outputs), slots_(num_outputs), cached_(num_outputs) {}
+
+Kernel::~Kernel() {
+  for (auto& s : scratch_) std::free(s.data);
+}
+
+void* Kernel::alloc_output(int32_t index, int32_t dtype, int32_t ndim, const int64_t* shape) {
+  if (index < 0 || index >= num_outputs_ || ndim > PG_MAX_RANK) return nullptr;
+  OutputSlot& slot = slots_[index];
+  if (slot.data && !slot.reused) std::free(slot.data);  // allocated twice in one call: keep the last
+  bool same = slot.reused && slot.dtype == dtype && slot.ndim == ndim &&
+              std::memcmp(slot.shape, shape, sizeof(int64_t) * ndim) == 0;
+  slot.dtype = dtype;
+  slot.ndim = ndim;
+  std::memcpy(slot.shape, shape, sizeof(int64_t) * ndim);
+  if (same) return slot.data;
+  slot.reused = false;
+  size_t nbytes = shape_size(ndim, shape) * dtype_itemsize(dtype);
+  void* data = nullptr;
+  if (posix_memalign(&data, 64, nbytes ? nbytes : 64) != 0) data = nullptr;
+  slot.data = data;
+  return data;
+}
+
+void* Kernel::scratch(int32_t index, size_t nbytes) {
+  if (index < 0) return nullptr;
+  if (static_cast<size_t>(index) >= scratch_.size()) scratch_.resize(index + 1);
+  ScratchSlot& s = scratch_[index];
+  if (s.capacity < nbytes || !s.data) {
+    std::free(s.data);
+    s.data = nullptr;
+    s.capacity = 0;
+    if (posix_memalign(&s.data, 64, nbytes ? nbytes : 64) != 0) return nullptr;
+    s.capacity = nbytes;
+  }
+  return s.data;
+}
+
+int32_t Kernel::fail(int32_t code, int32_t node, const char* message) {
+  if (error_node_ < 0 && error_message_.empty()) {  // the first error wins
+    error_node_ = node;
+    error_message_ = message ? message : "";
+  }
+  return code;
+}
+
+namespace {
+void* cb_alloc_output(pg_ctx* ctx, int32_t index, int32_t dtype, int32_t ndim, const int64_t* shape) {
+  return static_cast<Kernel*>(ctx->host)->alloc_output(index, dtype, ndim, shape);
+}
+void* cb_scratch(pg_ctx* ctx, int32_t slot, size_t nbytes) {
+  return static_cast<Kernel*>(ctx->host)->scratch(slot, nbytes);
+}
+void cb_parallel_for(pg_ctx*, int64_t n, int64_t grain, pg_range_fn fn, void* closure) {
+  global_pool().parallel_for(n, grain, fn, closure);
+}
+int32_t cb_fail(pg_ctx* ctx, int32_t code, int32_t node, const char* message) {
+  return static_cast<Kernel*>(ctx->host)->fail(code, node, message);
+}
+void free_capsule(void* p) { std::free(p); }
+}  // namespace
+
+py::tuple Kernel::call(const py::list& args) {
+  size_t nargs = args.size();
+  std::vector<pg_tensor> tensors(nargs);
+  for (size_t i = 0; i < nargs; ++i) {
+    py::handle h = args[i];
+    if (!py::isinstance<py::array>(h)) throw py::type_error("kernel argument " + std::to_string(i) + " is not an ndarray");
+    auto arr = py::reinterpret_borrow<py::array>(h);
+    if (!(arr.flags() & py::array::c_style) || arr.ndim() > PG_MAX_RANK)
+      throw py::value_error("kernel argument " + std::to_string(i) + " must be C-contiguous with rank <= 8");
+    pg_tensor& t = tensors[i];
+    t.dtype = dtype_from_numpy(arr.dtype());
+    if (!t.dtype) throw py::type_error("kernel argument " + std::to_string(i) + " has an unsupported dtype");
+    t.ndim = static_cast<int32_t>(arr.ndim());
+    for (int d = 0; d < t.ndim; ++d) t.shape[d] = arr.shape(d);
+    t.data = const_cast<void*>(arr.data());
+  }
+
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int i = 0; i < num_outputs_; ++i) {
+    OutputSlot& slot = slots_[i];
+    slot = OutputSlot();
+    py::object& prev = cached_[i];
+    if (prev && Py_REFCNT(prev.ptr()) == 1) {  // only we hold it: write the new result into its memory
+      auto arr = py::reinterpret_borrow<py::array>(prev);
+      slot.data = arr.mutable_data();
+      slot.dtype = dtype_from_numpy(arr.dtype());
+      slot.ndim = static_cast<int32_t>(arr.ndim());
+      for (int d = 0; d < slot.ndim; ++d) slot.shape[d] = arr.shape(d);
+      slot.reused = true;
+    }
+  }
+  error_node_ = -1;
+  error_message_.clear();
+
+  pg_ctx ctx;
+  ctx.abi_version = PG_ABI_VERSION;
+  ctx.num_threads = global_pool().size();
+  ctx.host = this;
+  ctx.alloc_output = cb_alloc_output;
+  ctx.scratch = cb_scratch;
+  ctx.parallel_for = cb_parallel_for;
+  ctx.fail = cb_fail;
+  int32_t status;
+  {
+    py::gil_scoped_release release;
+    status = module_->run()(&ctx, tensors.data(), static_cast<int32_t>(nargs));
+  }
+
+  bool missing = false;
+  for (int i = 0; i < num_outputs_; ++i)
+    if (!slots_[i].data) missing = true;
+  if (status != PG_OK || missing) {
+    for (auto& slot : slots_)
+      if (slot.data && !slot.reused) std::free(slot.data);
+    for (auto& c : cached_) c = py::object();
+    if (status == PG_OK) {
+      status = PG_INTERNAL;
+      error_message_ = "compiled module did not produce all its outputs (out of memory?)";
+    }
+    py::object err = py::module_::import("pygraph._runtime").attr("KernelError");
+    PyErr_SetObject(err.ptr(), py::make_tuple(status, error_node_, error_message_).ptr());
+    throw py::error_already_set();
+  }
+
+  py::tuple result(num_outputs_);
+  for (int i = 0; i < num_outputs_; ++i) {
+    OutputSlot& slot = slots_[i];
+    if (slot.reused) {
+      result[i] = cached_[i];
+      continue;
+    }
+    std::vector<py::ssize_t> shape(slot.shape, slot.shape + slot.ndim);
+    py::capsule owner(slot.data, free_capsule);
+    py::array arr(numpy_dtype(slot.dtype), shape, {}, slot.data, owner);
+    cached_[i] = arr;
+    result[i] = arr;
+  }
+  return result;
+}
+
+}  // namespace pygraph
