@@ -14,6 +14,7 @@ from . import emit, render, toolchain
 from .dims import DimTable, broadcast, cxx_dims, is_scalar, numel_expr
 from .fuse import fuse, schedule
 from .ir import Buffer, Program, Ref
+from . import structured  # noqa: F401  (registers the structured emitters)
 
 # elementwise loops split over threads in chunks of at least this many elements
 PARALLEL_GRAIN = 1 << 15
@@ -148,6 +149,8 @@ def plan_buffers(lw, kernels, kernel_of):
         for r in node.inputs:
             k = kernel_of.get(r.node)
             if k is None:
+                if nodes[r.node].op == "Const" and i in kernel_of and kernels[kernel_of[i]].kind != "elementwise":
+                    needs_buffer.add(r)
                 continue
             if kernel_of.get(i) != k or kernels[k].kind != "elementwise":
                 needs_buffer.add(r)
@@ -157,6 +160,12 @@ def plan_buffers(lw, kernels, kernel_of):
             lw.buffers[Ref(i, 0)] = b
             t = emit.CXX[b.dtype]
             lw.allocs.append(f"{t}* {b.name} = static_cast<{t}*>(args[{b.index}].data);")
+    for r in sorted(needs_buffer, key=lambda r: (r.node, r.index)):  # literals read by structured kernels
+        node = nodes[r.node]
+        if node.op == "Const" and r not in lw.buffers:
+            buf = _new_buffer(lw, r, outputs.get(r))
+            lw.buffers[r] = buf
+            lw.allocs.append(f"{buf.name}[0] = {emit.literal(node.attrs['value'], node.dtypes[0])};")
     copies = []
     for k in kernels:
         for i in k.nodes:
@@ -170,7 +179,8 @@ def plan_buffers(lw, kernels, kernel_of):
                 elif ref in needs_buffer or k.kind != "elementwise":
                     lw.buffers[ref] = _new_buffer(lw, ref, outputs.get(ref))
     for ref, o in outputs.items():  # fetched arguments and constants are copied out
-        if nodes[ref.node].op in ("Arg", "Const"):
+        op = nodes[ref.node].op
+        if op == "Arg" or (op == "Const" and ref not in lw.buffers):
             copies.append((ref, _new_buffer(lw, ref, o)))
     for ref, buf in copies:
         kernels.insert(0, _copy_kernel(ref, buf))

@@ -1,0 +1,1 @@
+"""Emitters for ops that are not elementwise; each module registers its ops with emit.register_structured."""
