@@ -94,7 +94,7 @@ def elementwise(lw, kernel, k):
         else:
             s = len(strided)
             strided.append((s, ref, buf))
-            index = f"o{s} + j * si{s}"
+            index = f"off{s} + j * si{s}"
         lines.append(f"const {emit.CXX[buf.dtype]} {var} = {name}[{index}];")
         loads[ref] = var
         return var

@@ -63,7 +63,7 @@ def to_numpy(value, dtype=None):
         return np.asarray(value).astype(dtype.np), dtype  # numpy inputs are cast, as TF does
     inferred = infer_dtype(value)
     compatible = (inferred is dtype or (inferred.is_integer and (dtype.is_integer or dtype.is_floating))
-                  or (inferred.is_bool and dtype.is_bool))
+                  or (inferred.is_floating and dtype.is_floating) or (inferred.is_bool and dtype.is_bool))
     if not compatible:
         raise TypeError(f"Expected {dtype.name}, got {value!r} of type '{type(value).__name__}' instead.")
     arr = np.array(value)
