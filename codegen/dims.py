@@ -54,7 +54,10 @@ def broadcast(table, node, input_dims, fail_shapes):
         elif len(syms) == 1:
             out.append(syms[0])
         elif syms:
-            size = table.define("std::max({" + ", ".join(syms) + "})")
+            expr = syms[0]
+            for other in syms[1:]:
+                expr = f"pg_imax({expr}, {other})"
+            size = table.define(expr)
             for s in syms:
                 table.check(f"{s} == {size} || {s} == 1", node.id, fail_shapes)
             out.append(size)

@@ -25,7 +25,7 @@ def _op(sym):
 
 
 def _floordiv(a, t, n):
-    return f"std::floor({a[0]} / {a[1]})" if _is_float(t) else f"pg_ifloordiv({a[0]}, {a[1]}, e)"
+    return f"pg_floor({a[0]} / {a[1]})" if _is_float(t) else f"pg_ifloordiv({a[0]}, {a[1]}, e)"
 
 
 def _floormod(a, t, n):
@@ -33,7 +33,7 @@ def _floormod(a, t, n):
 
 
 def _pow(a, t, n):
-    return f"std::pow({a[0]}, {a[1]})" if _is_float(t) else f"pg_ipow({a[0]}, {a[1]}, e)"
+    return f"pg_pow({a[0]}, {a[1]})" if _is_float(t) else f"pg_ipow({a[0]}, {a[1]}, e)"
 
 
 def _cast(a, t, n):
@@ -55,11 +55,11 @@ def _literal(value, t):
 
 
 def _float_literal(v, suffix):
+    kind = "F" if suffix else "D"
     if v != v:
-        return f"std::numeric_limits<{'float' if suffix else 'double'}>::quiet_NaN()"
+        return f"PG_NAN_{kind}"
     if v in (float("inf"), float("-inf")):
-        sign = "-" if v < 0 else ""
-        return f"{sign}std::numeric_limits<{'float' if suffix else 'double'}>::infinity()"
+        return f"{'-' if v < 0 else ''}PG_INF_{kind}"
     return f"{v!r}{suffix}" if "e" in repr(v) or "." in repr(v) else f"{v!r}.0{suffix}"
 
 
@@ -85,20 +85,20 @@ ELEMENTWISE = {
     "Neg": lambda a, t, n: f"(-{a[0]})" if t != "bool" else f"(!{a[0]})",
     "Abs": _fn("pg_abs"),
     "Square": _fn("pg_square"),
-    "Sqrt": _fn("std::sqrt"),
-    "Rsqrt": lambda a, t, n: f"({t})(1 / std::sqrt({a[0]}))",
-    "Exp": _fn("std::exp"),
-    "Log": _fn("std::log"),
-    "Log1p": _fn("std::log1p"),
-    "Expm1": _fn("std::expm1"),
+    "Sqrt": _fn("pg_sqrt"),
+    "Rsqrt": lambda a, t, n: f"({t})(1 / pg_sqrt({a[0]}))",
+    "Exp": _fn("pg_exp"),
+    "Log": _fn("pg_log"),
+    "Log1p": _fn("pg_log1p"),
+    "Expm1": _fn("pg_expm1"),
     "Reciprocal": lambda a, t, n: f"({t})(1 / {a[0]})",
-    "Floor": _fn("std::floor"),
-    "Ceil": _fn("std::ceil"),
-    "Round": _fn("std::nearbyint"),
+    "Floor": _fn("pg_floor"),
+    "Ceil": _fn("pg_ceil"),
+    "Round": _fn("pg_nearbyint"),
     "Sign": _fn("pg_sign"),
     "Relu": lambda a, t, n: f"pg_max({a[0]}, ({t})0)",
     "Sigmoid": _fn("pg_sigmoid"),
-    "Tanh": _fn("std::tanh"),
+    "Tanh": _fn("pg_tanh"),
     "Softplus": _fn("pg_softplus"),
     "Identity": lambda a, t, n: a[0],
     "PlaceholderWithDefault": lambda a, t, n: a[0],

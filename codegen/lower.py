@@ -10,11 +10,15 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from . import emit, render, toolchain
+from . import (
+    emit,
+    render,
+    structured,  # noqa: F401  (registers the structured emitters)
+    toolchain,
+)
 from .dims import DimTable, broadcast, cxx_dims, is_scalar, numel_expr
 from .fuse import fuse, schedule
 from .ir import Buffer, Program, Ref
-from . import structured  # noqa: F401  (registers the structured emitters)
 
 # elementwise loops split over threads in chunks of at least this many elements
 PARALLEL_GRAIN = 1 << 15
@@ -99,10 +103,13 @@ def infer_dims(lw, order):
                 raise ValueError(f"internal: rank mismatch in {node.name}")
             for a, b in zip(vd, xd):
                 if a != b:
-                    msg = (f'std::string("{node.op} requires shapes of both tensors to match. lhs shape= ") + '
-                           f'pg_shape_str({{{", ".join(map(str, vd))}}}) + " rhs shape= " + '
-                           f'pg_shape_str({{{", ".join(map(str, xd))}}})')
-                    lw.table.check(f"{a} == {b}", i, f"return pg_fail_str(ctx, {PG_INVALID}, {i}, {msg});")
+                    fail = (f"const int64_t l[] = {cxx_dims(vd)}; const int64_t r[] = {cxx_dims(xd)}; "
+                            f"pg_msg m; m.len = 0; m.text[0] = 0; "
+                            f"pg_msg_add(&m, \"{node.op} requires shapes of both tensors to match. lhs shape= \"); "
+                            f"pg_msg_shape(&m, {len(vd)}, l); pg_msg_add(&m, \" rhs "
+                            f"shape= \"); pg_msg_shape(&m, {len(xd)}, r); "
+                            f"return ctx->fail(ctx, PG_INVALID_ARGUMENT, {i}, m.text);")
+                    lw.table.check(f"{a} == {b}", i, fail)
             lw.dims[Ref(i, 0)] = vd
         elif node.op in emit.ELEMENTWISE:
             ins = [lw.dims[r] for r in node.inputs]
@@ -226,7 +233,7 @@ def build_kernel(lw, kernel, index):
             value = emit.literal(node.attrs["value"], node.dtypes[0])
             return "", f"// k{index}: fetch of constant {node.name}\n{dst.name}[0] = {value};"
         return "", (f"// k{index}: fetch of {node.name}\n"
-                    f"std::memcpy({dst.name}, {src.name}, sizeof(*{dst.name}) * ({n}));")
+                    f"memcpy({dst.name}, {src.name}, sizeof(*{dst.name}) * ({n}));")
     return emit.STRUCTURED[kernel.kind].kernel(lw, kernel, index)
 
 

@@ -29,7 +29,9 @@ def template(name):
 def module(program, prologue, allocs, kernels):
     """kernels: list of (helper, block) pairs: file-scope code and the statements inside pg_run."""
     req = program.request
+    body = "\n".join([*prologue, *program.shape_code, *allocs, *(h for h, _ in kernels), *(b for _, b in kernels)])
     return template("module.cc.j2").render(
+        heavy="std::" in body or "pg_shape_str" in body or "pg_fail_str" in body,
         label=req.label, nodes=req.nodes, nargs=len(req.args), prologue=prologue,
         shape_code=program.shape_code, allocs=allocs,
         helpers=[h for h, _ in kernels if h], blocks=[b for _, b in kernels],
@@ -133,10 +135,11 @@ def elementwise(lw, kernel, k):
         call.append(f"for (int32_t d = 0; d < {rank - 1}; ++d) c.od[d] = L[d];")
         for s, ref, _ in strided:
             d = lw.dims[ref]
-            call.append(f"{{ const int64_t sh[] = {cxx_dims(d)}; pg_bcast_strides(sh, {len(d)}, L, {rank}, c.st{s}); }}")
+            call.append(f"{{ const int64_t sh[] = {cxx_dims(d)}; "
+                        f"pg_bcast_strides(sh, {len(d)}, L, {rank}, c.st{s}); }}")
         rows = numel_expr(loop[:-1])
-        call.append(f"ctx->parallel_for(ctx, {rows}, std::max<int64_t>(1, {lw_grain()} / std::max<int64_t>(1, "
-                    f"c.inner)), k{k}_body, &c);")
+        call.append(f"ctx->parallel_for(ctx, {rows}, pg_imax(1, {lw_grain()} / pg_imax(1, c.inner)), "
+                    f"k{k}_body, &c);")
     if err_node is not None:
         call.append(f"if (c.err) return ctx->fail(ctx, PG_INVALID_ARGUMENT, {err_node}, pg_flag_text(c.err));")
     return helper, f"// k{k}: {comment}\n" + "\n".join(call)

@@ -193,7 +193,6 @@ def build_plan(session, elements, feeds, feed_ranks):
     if not _threads_set:
         _runtime.set_num_threads(config.num_threads())
         _threads_set = True
-    graph = session.graph
     fed = {t: i for i, t in enumerate(feeds)}
     fetch_tensors = list(dict.fromkeys(e for e in elements if isinstance(e, Tensor)))
     targets = [e for e in elements if isinstance(e, Operation)]
