@@ -188,7 +188,43 @@ class Plan:
         return out
 
 
-def build_plan(session, elements, feeds, feed_ranks):
+def _never_fold(op):
+    row = registry.REGISTRY.get(op.type)
+    return (row is None or row.stateful or row.kind in (registry.SOURCE, registry.STATE, registry.HOST,
+                                                        registry.CONTROL)
+            or "Random" in op.type or "TruncatedNormal" in op.type or bool(op.control_inputs))
+
+
+def fold_constants(session, needed, fed, fetch_tensors):
+    """Evaluate, once per session, the subgraphs that depend only on constants (TF's constant folding).
+    Returns the ops whose outputs the plan reads from session._folded instead of computing."""
+    foldable = set()
+    for op in needed:
+        if op.type == "Const":
+            foldable.add(op)
+        elif op.inputs and not _never_fold(op) and all(
+                t.op in foldable and t not in fed and t.dtype.is_compiled for t in op.inputs):
+            foldable.add(op)
+    frontier = {}
+    for op in needed:
+        if op not in foldable:
+            for t in op.inputs:
+                if t.op in foldable and t.op.type != "Const" and t not in fed:
+                    frontier[t.op] = True
+    for t in fetch_tensors:
+        if t.op in foldable and t.op.type != "Const" and t not in fed:
+            frontier[t.op] = True
+    missing = [t for op in frontier for t in op.outputs if t not in session._folded]
+    if missing:
+        values = build_plan(session, missing, [], None, fold=False).run([])
+        for t, v in zip(missing, values):
+            v = np.array(v, order="C")  # keeps 0-d values 0-d
+            v.setflags(write=False)
+            session._folded[t] = v
+    return set(frontier)
+
+
+def build_plan(session, elements, feeds, feed_ranks, fold=True):
     global _threads_set
     if not _threads_set:
         _runtime.set_num_threads(config.num_threads())
@@ -207,6 +243,7 @@ def build_plan(session, elements, feeds, feed_ranks):
                 f"{_C_NAMES[t.dtype.name]} and shape {fmt_shape(t.shape)}",
                 f"Pass it in feed_dict, e.g. sess.run(..., feed_dict={{{op.name}: value}}).")
 
+    folded_ops = fold_constants(session, needed, fed, fetch_tensors) if fold else set()
     host_ops = [op for op in needed if registry.REGISTRY.get(op.type) and registry.lookup(op.type).kind == "host"]
     host_set = set(host_ops)
 
@@ -266,9 +303,9 @@ def build_plan(session, elements, feeds, feed_ranks):
             t = op.outputs[0]
             node_of[op] = add_arg(op, t, "var", t.shape.as_tuple(), session._variable_buffer(op))
             continue
-        if any(t in folded for t in op.outputs):
-            t = op.outputs[0]
-            node_of[op] = add_arg(op, t, "const", folded[t].shape, folded[t])
+        if op in folded_ops:
+            for t in op.outputs:
+                node_of[op] = add_arg(op, t, "const", folded[t].shape, folded[t])
             continue
         inputs = []
         for t in op.inputs:
