@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import _runtime, config, errors
-from . import codegen as _codegen
 from .dtypes import DType
 from .graph import Operation, Tensor
 from .ops import registry
-from .ops.core import fmt_shape
+from .ops.core import as_bytes_array, fmt_shape
 
 _C_NAMES = {"float32": "float", "float64": "double", "int32": "int32", "int64": "int64", "bool": "bool",
             "string": "string"}
@@ -43,24 +42,31 @@ def _codegen_attrs(op):
     return out
 
 
+def _shape_test(static, rank_fixed):
+    """A fast predicate on a feed's shape tuple: rank and every statically known dim."""
+    if static is None:
+        expr = f"len(s) == {rank_fixed}"
+    else:
+        expr = " and ".join([f"len(s) == {len(static)}"] + [f"s[{k}] == {d}" for k, d in enumerate(static)
+                                                             if d is not None])
+    return eval(f"lambda s: {expr}")  # noqa: S307 (built from ints only)
+
+
 def _feed_converter(tensor, rank_fixed):
     dt = tensor.dtype.np
     static = tensor.shape.as_tuple()
-    checks = [(k, d) for k, d in enumerate(static) if d is not None] if static is not None else []
-    rank = len(static) if static is not None else None
+    shape_ok = _shape_test(static, rank_fixed)
 
     def convert(value):
-        if type(value) is np.ndarray and value.dtype == dt and value.flags.c_contiguous:
+        if type(value) is np.ndarray and value.dtype is dt and value.flags.c_contiguous:
             arr = value
         else:
             arr = _coerce(value, tensor)
-        shape = arr.shape
-        if rank is not None:
-            if len(shape) != rank or any(shape[k] != d for k, d in checks):
-                raise ValueError(f"Cannot feed value of shape {shape} for Tensor '{tensor.name}', which has "
-                                 f"shape '{tensor.shape}'")
-        elif len(shape) != rank_fixed:
-            raise Replan()
+        if not shape_ok(arr.shape):
+            if static is None:
+                raise Replan()
+            raise ValueError(f"Cannot feed value of shape {arr.shape} for Tensor '{tensor.name}', which has "
+                             f"shape '{tensor.shape}'")
         return arr
 
     return convert
@@ -85,7 +91,7 @@ def _coerce(value, tensor):
         if arr.min() < info.min or arr.max() > info.max:
             raise ValueError(f"Feed value for '{tensor.name}' is out of range for {tensor.dtype.name}: try a "
                              "larger type (e.g. int64) for the placeholder.")
-    return np.ascontiguousarray(arr, dtype=dt)
+    return np.asarray(arr, dtype=dt, order="C")  # not ascontiguousarray: it turns 0-d feeds into 1-d
 
 
 class Plan:
@@ -147,17 +153,28 @@ class Plan:
         v = outs[i]
         return v[()] if v.ndim == 0 else v
 
-    def run(self, values):
-        if self.session._closed:
-            raise RuntimeError("Attempted to use a closed Session.")
+    def _args(self, values):
         if self._indexed:
-            args = [conv(values) for conv in self.converters] + self.static_args
-        elif values:
-            args = [conv(v) for conv, v in zip(self.converters, values)]
-            args += self.static_args
-        else:
-            args = self.static_args
-        outs = self._call(args)
+            return [conv(values) for conv in self.converters] + self.static_args
+        convs = self.converters
+        if len(convs) == 1:
+            return [convs[0](values[0]), *self.static_args]
+        return [conv(v) for conv, v in zip(convs, values)] + self.static_args
+
+    def run_one(self, values):
+        """The value of the single fetched element."""
+        outs = self._call(self._args(values) if values else self.static_args)
+        if self.host_steps is not None:
+            return self._finish(outs, values)[0]
+        i = self.element_outputs[0]
+        if i < 0:
+            return None
+        v = outs[i]
+        return v[()] if v.ndim == 0 else v
+
+    def run(self, values):
+        """Values of all fetched elements, in order."""
+        outs = self._call(self._args(values) if values else self.static_args)
         if self.host_steps is not None:
             return self._finish(outs, values)
         return [None if i < 0 else (outs[i][()] if outs[i].ndim == 0 else outs[i]) for i in self.element_outputs]
@@ -168,7 +185,7 @@ class Plan:
         for t, i in self.compiled.items():
             env[t] = outs[i]
         for t, i in self.host_feeds.items():
-            env[t] = np.asarray(values[i], dtype=object)
+            env[t] = as_bytes_array(values[i])
         for op in self.host_steps:
             fn = registry.lookup(op.type).numpy
             results = fn(op, *[env[t] for t in op.inputs])
@@ -225,6 +242,8 @@ def fold_constants(session, needed, fed, fetch_tensors):
 
 
 def build_plan(session, elements, feeds, feed_ranks, fold=True):
+    from . import codegen as _codegen  # imported on first use: jinja2 and the templates cost ~70 ms
+
     global _threads_set
     if not _threads_set:
         _runtime.set_num_threads(config.num_threads())

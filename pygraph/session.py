@@ -137,13 +137,21 @@ class Session:
             plan, rebuild = self._plans[key]
         except (KeyError, TypeError):
             plan, rebuild = self._plan_for(fetches, feed_dict, key)
-        values = [] if not feed_dict else list(feed_dict.values())
-        try:
-            flat = plan.run(values)
-        except Replan:
-            self._plans.pop(key, None)
-            plan, rebuild = self._plan_for(fetches, feed_dict, None, ranks=True)
-            flat = plan.run(values)
+        if rebuild is None:
+            if not feed_dict:
+                return plan.run_single()
+            try:
+                return plan.run_one(list(feed_dict.values()))
+            except Replan:
+                pass
+        else:
+            try:
+                return rebuild(plan.run(list(feed_dict.values()) if feed_dict else ()))
+            except Replan:
+                pass
+        self._plans.pop(key, None)  # a feed of unknown rank changed rank: plan again for the new ranks
+        plan, rebuild = self._plan_for(fetches, feed_dict, None, ranks=True)
+        flat = plan.run(list(feed_dict.values()))
         return flat[0] if rebuild is None else rebuild(flat)
 
     def _plan_for(self, fetches, feed_dict, key, ranks=False):
@@ -151,9 +159,9 @@ class Session:
         feeds = []
         for k in (feed_dict or {}):
             feeds.append(self._feed_tensor(k))
-        feed_ranks = None
-        if ranks:
-            feed_ranks = [np.ndim(v) for v in feed_dict.values()]
+        # placeholders of unknown rank compile for the rank of the value fed now (a new rank replans)
+        feed_ranks = [np.ndim(v) if t.shape.ndims is None else None
+                      for t, v in zip(feeds, feed_dict.values())] if feed_dict else None
         with self._lock:
             plan = build_plan(self, elements, feeds, feed_ranks)
         single = not isinstance(fetches, (list, tuple, dict))
@@ -191,8 +199,7 @@ class Session:
                 raise RuntimeError("Attempted to use a closed Session.")
             if len(values) != len(feeds):
                 raise TypeError(f"Callable expects {len(feeds)} feed values, got {len(values)}")
-            flat = plan.run(list(values))
-            return flat[0] if single else rebuild(flat)
+            return plan.run_one(values) if single else rebuild(plan.run(values))
 
         if not feeds and single:
             return plan.run_single
