@@ -1,0 +1,48 @@
+"""Constant folding: subgraphs of constants are evaluated once per session, never stateful ones."""
+
+import numpy as np
+
+import pygraph as tf
+from pygraph.codegen import toolchain
+
+
+def test_constant_subgraph_is_folded_once_per_session():
+    a = tf.constant(np.arange(6, dtype=np.float32).reshape(2, 3))
+    b = a * 2 + 1
+    p = tf.placeholder(tf.float32, (None, 3))
+    c = b + p
+    with tf.Session() as sess:
+        out = sess.run(c, {p: np.ones((2, 3))})
+        np.testing.assert_array_equal(out, np.arange(6).reshape(2, 3) * 2 + 2)
+        assert b in sess._folded  # the frontier of the constant subgraph
+        np.testing.assert_array_equal(sess._folded[b], np.arange(6).reshape(2, 3) * 2 + 1)
+        compiles, plans = toolchain.stats["compiles"], len(sess._plans)
+        for batch in (1, 2):  # (1, 3) broadcasts against the folded (2, 3) constant
+            sess.run(c, {p: np.zeros((batch, 3))})
+        assert toolchain.stats["compiles"] == compiles and len(sess._plans) == plans
+
+
+def test_fetched_constant_expression_keeps_dtype_and_rank():
+    w = tf.constant(3)
+    x = w + 2
+    with tf.Session() as sess:
+        value = x.eval()
+    assert value == 5 and isinstance(value, np.int32)
+
+
+def test_stateful_and_placeholder_paths_are_not_folded():
+    v = tf.Variable(1.0)
+    inc = tf.assign_add(v, 1.0)
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        assert [sess.run(inc) for _ in range(3)] == [2.0, 3.0, 4.0]
+        assert not sess._folded
+
+
+def test_placeholder_with_default_is_not_folded_and_can_be_fed():
+    d = tf.placeholder_with_default(tf.constant([1.0, 2.0]), shape=(2,))
+    y = d * 10
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(y), [10.0, 20.0])
+        np.testing.assert_array_equal(sess.run(y, {d: [3.0, 4.0]}), [30.0, 40.0])
+        np.testing.assert_array_equal(sess.run(y), [10.0, 20.0])
