@@ -52,13 +52,23 @@ def infer_dtype(value):
     return dtypes.bool_
 
 
+def as_bytes_array(value):
+    """An object array of bytes: TF strings are bytes, so str elements are UTF-8 encoded (as TF1 does)."""
+    arr = np.array(value, dtype=object)
+    flat = arr.reshape(-1)  # a view: the loop encodes in place
+    for i, v in enumerate(flat):
+        if isinstance(v, str):
+            flat[i] = v.encode("utf-8")
+    return arr
+
+
 def to_numpy(value, dtype=None):
     """A numpy array holding `value` as `dtype` (None: TF's inference), with TF1's compatibility checks."""
     if dtype is None:
         dtype = infer_dtype(value)
     dtype = dtypes.as_dtype(dtype)
     if dtype is dtypes.string:
-        return np.array(value, dtype=object), dtype
+        return as_bytes_array(value), dtype
     if isinstance(value, (np.ndarray, np.generic)):
         return np.asarray(value).astype(dtype.np), dtype  # numpy inputs are cast, as TF does
     inferred = infer_dtype(value)
