@@ -202,7 +202,14 @@ class Session:
             return plan.run_one(values) if single else rebuild(plan.run(values))
 
         if not feeds and single:
-            return plan.run_single
+            run_single = plan.run_single
+
+            def call_single():
+                if self._closed:  # its variable buffers are gone
+                    raise RuntimeError("Attempted to use a closed Session.")
+                return run_single()
+
+            return call_single
         return call
 
     # -- variables
