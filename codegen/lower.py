@@ -183,6 +183,8 @@ def plan_buffers(lw, kernels, kernel_of):
                     lw.buffers[ref] = lw.buffers[node.inputs[0]]
                     if ref in outputs:
                         k.data.setdefault("extra_stores", []).append((ref, _new_buffer(lw, ref, outputs[ref])))
+                elif ref not in outputs and _alias(lw, node, ref) is not None:
+                    lw.buffers[ref] = _alias(lw, node, ref)
                 elif ref in needs_buffer or k.kind != "elementwise":
                     lw.buffers[ref] = _new_buffer(lw, ref, outputs.get(ref))
     for ref, o in outputs.items():  # fetched arguments and constants are copied out
@@ -191,6 +193,17 @@ def plan_buffers(lw, kernels, kernel_of):
             copies.append((ref, _new_buffer(lw, ref, o)))
     for ref, buf in copies:
         kernels.insert(0, _copy_kernel(ref, buf))
+
+
+def _alias(lw, node, ref):
+    """A structured op whose output is its input's memory viewed with other dims (reshape, or a reduction
+    that reduces nothing) shares the input's buffer; never a variable's, which later writes could change."""
+    hook = getattr(emit.STRUCTURED.get(node.op), "alias", None)
+    src = hook(lw, node) if hook else None
+    if src is None or src not in lw.buffers or lw.nodes[src.node].attrs.get("kind") == "var":
+        return None
+    b = lw.buffers[src]
+    return Buffer(b.name, b.dtype, lw.dims[ref], b.storage, b.index)
 
 
 def _new_buffer(lw, ref, output_index):

@@ -1,0 +1,142 @@
+"""Array ops: shape queries, the broadcasting helpers the gradients use, and stop_gradient.
+
+Layout ops (reshape, concat, slicing, ...) live in layout.py; this module re-exports them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..shape import TensorShape
+from . import registry
+from .core import constant, convert_to_tensor, fmt_shape, make_op, op_scope
+from .math import cast
+
+registry.register("Shape", registry.STRUCTURED,
+                  numpy=lambda x, op=None: np.asarray(np.shape(x), dtype=op.attrs["out_type"].np))
+registry.register("Size", registry.STRUCTURED,
+                  numpy=lambda x, op=None: np.asarray(np.size(x), dtype=op.attrs["out_type"].np))
+registry.register("SumToShape", registry.STRUCTURED, numpy=lambda g, x, op=None: _np_sum_to_shape(g, np.shape(x)))
+registry.register("BroadcastLike", registry.STRUCTURED,
+                  numpy=lambda v, x, op=None: np.broadcast_to(v, np.shape(x)).copy())
+registry.register("StopGradient", registry.ELEMENTWISE, numpy=lambda x: x)
+registry.NotDifferentiable("StopGradient")  # as TF: no gradient flows through (it counts as zero)
+
+
+def _np_sum_to_shape(g, shape):
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + k for k, d in enumerate(shape) if d == 1 and g.shape[lead + k] != 1)
+    return np.sum(g, axis=axes, dtype=g.dtype).reshape(shape)
+
+
+def _out_type(dtype, what):
+    dtype = dtypes.as_dtype(dtype)
+    if dtype not in (dtypes.int32, dtypes.int64):
+        raise TypeError(f"Value passed to parameter 'out_type' has DataType {dtype.name} not in list of allowed "
+                        f"values: int32, int64 ({what})")
+    return dtype
+
+
+def shape(input, name=None, out_type=dtypes.int32):  # noqa: A002
+    """tf.shape: a constant when the shape is fully known, else a Shape op computed at run time."""
+    out_type = _out_type(out_type, "Shape")
+    with op_scope(name, "Shape", [input]) as scope:
+        x = convert_to_tensor(input, name="input")
+        if x.shape.is_fully_defined():
+            return constant(np.asarray(x.shape.as_list(), dtype=out_type.np), dtype=out_type, name=scope)
+        if x.shape.ndims is None:
+            raise ValueError(f"tf.shape of {x.name}: pygraph needs the rank of the tensor to be known.")
+        return make_op("Shape", [x], [(out_type, TensorShape([x.shape.ndims]))], scope,
+                       {"out_type": out_type, "T": x.dtype}).outputs[0]
+
+
+def size(input, name=None, out_type=dtypes.int32):  # noqa: A002
+    """tf.size: the number of elements (a constant when the shape is fully known)."""
+    out_type = _out_type(out_type, "Size")
+    with op_scope(name, "Size", [input]) as scope:
+        x = convert_to_tensor(input, name="input")
+        if x.shape.is_fully_defined():
+            return constant(np.asarray(x.shape.num_elements(), dtype=out_type.np), dtype=out_type, name=scope)
+        return make_op("Size", [x], [(out_type, TensorShape(()))], scope,
+                       {"out_type": out_type, "T": x.dtype}).outputs[0]
+
+
+def rank(input, name=None):  # noqa: A002
+    """tf.rank: pygraph always knows ranks when compiling, so this is a constant when the graph knows it."""
+    with op_scope(name, "Rank", [input]) as scope:
+        x = convert_to_tensor(input, name="input")
+        if x.shape.ndims is None:
+            raise ValueError(f"tf.rank of {x.name}: pygraph needs the rank of the tensor to be known when the graph "
+                             "is built.")
+        return constant(np.int32(x.shape.ndims), name=scope)
+
+
+def size_as(x, dtype, name=None):
+    """The run-time number of elements of `x` as a scalar of `dtype` (a constant when x's shape is known).
+    Used by gradients (e.g. of reduce_mean)."""
+    dtype = dtypes.as_dtype(dtype)
+    x = convert_to_tensor(x)
+    with op_scope(name, "Size", [x]) as scope:
+        if x.shape.is_fully_defined():
+            return constant(np.asarray(x.shape.num_elements()).astype(dtype.np), dtype=dtype, name=scope)
+        out_type = dtypes.int32 if dtype is dtypes.int32 else dtypes.int64
+        if out_type is dtype:
+            return make_op("Size", [x], [(out_type, TensorShape(()))], scope,
+                           {"out_type": out_type, "T": x.dtype}).outputs[0]
+        n = make_op("Size", [x], [(out_type, TensorShape(()))], "Size", {"out_type": out_type, "T": x.dtype})
+        return cast(n.outputs[0], dtype, name=scope)
+
+
+def _check_broadcastable(op_type, name, small, big):
+    """Static check that `small` broadcasts to `big` (dims of small are 1 or big's); returns the refined
+    target shape (big's unknown dims filled from small's non-1 dims)."""
+    if small.ndims is None or big.ndims is None:
+        return big
+    s, b = small.as_tuple(), big.as_tuple()
+    if len(s) > len(b):
+        raise ValueError(f"Shapes must be equal rank, but are {len(s)} and {len(b)} for '{name}' (op: '{op_type}') "
+                         f"with input shapes: {fmt_shape(small)}, {fmt_shape(big)}.")
+    lead = len(b) - len(s)
+    out = list(b)
+    for k, sd in enumerate(s):
+        bd = b[lead + k]
+        if sd is not None and bd is not None and sd != bd and sd != 1:
+            raise ValueError(f"Incompatible shapes for '{name}' (op: '{op_type}'): {fmt_shape(small)} cannot be "
+                             f"broadcast to {fmt_shape(big)} (dimension {lead + k}: {sd} vs. {bd}).")
+        if bd is None and sd not in (None, 1):
+            out[lead + k] = sd
+    return TensorShape(out)
+
+
+def sum_to_shape_of(grad, x, name=None):
+    """Sum `grad` (a value broadcast from x's shape) over the broadcast axes, giving x's run-time shape."""
+    with op_scope(name, "SumToShape", [grad, x]) as scope:
+        grad = convert_to_tensor(grad, name="grad")
+        x = convert_to_tensor(x, name="x")
+        if grad.dtype is not x.dtype:
+            raise TypeError(f"sum_to_shape_of: grad has dtype {grad.dtype.name} but x has {x.dtype.name} "
+                            f"(op SumToShape '{scope[:-1]}').")
+        target = _check_broadcastable("SumToShape", scope[:-1], x.shape, grad.shape)
+        del target
+        out = x.shape
+        return make_op("SumToShape", [grad, x], [(grad.dtype, out)], scope, {"T": grad.dtype}).outputs[0]
+
+
+def broadcast_to_shape_of(value, x, name=None):
+    """Broadcast `value` to x's run-time shape (value's dims must be 1 or equal to x's)."""
+    with op_scope(name, "BroadcastLike", [value, x]) as scope:
+        x = convert_to_tensor(x, name="x")
+        value = convert_to_tensor(value, dtype=x.dtype if not hasattr(value, "dtype") else None, name="value")
+        if value.dtype is not x.dtype:
+            raise TypeError(f"broadcast_to_shape_of: value has dtype {value.dtype.name} but x has {x.dtype.name} "
+                            f"(op BroadcastLike '{scope[:-1]}').")
+        out = _check_broadcastable("BroadcastLike", scope[:-1], value.shape, x.shape)
+        return make_op("BroadcastLike", [value, x], [(value.dtype, out)], scope, {"T": value.dtype}).outputs[0]
+
+
+def stop_gradient(input, name=None):  # noqa: A002
+    """tf.stop_gradient: the identity, through which tf.gradients passes no gradient."""
+    with op_scope(name, "StopGradient", [input]) as scope:
+        x = convert_to_tensor(input, name="input")
+        return make_op("StopGradient", [x], [(x.dtype, x.shape)], scope, {"T": x.dtype}).outputs[0]
