@@ -28,6 +28,10 @@ from .shape import Dimension, TensorShape  # noqa: E402
 
 from . import nn  # noqa: E402
 
+# array, reduction, linear-algebra and random ops (after the submodule imports: tf.shape is a function)
+from .ops.array import rank, shape, size, stop_gradient  # noqa: E402
+from .ops.reduce import argmax, argmin, reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum  # noqa: E402
+
 sub = subtract
 mul = multiply
 neg = negative
