@@ -27,6 +27,7 @@ from .session import InteractiveSession, Session, get_default_session  # noqa: E
 from .shape import Dimension, TensorShape  # noqa: E402
 
 from . import nn  # noqa: E402
+from . import summary  # noqa: E402
 
 # array, reduction, linear-algebra and random ops (after the submodule imports: tf.shape is a function)
 from .ops.array import rank, shape, size, stop_gradient  # noqa: E402

@@ -344,6 +344,12 @@ class Graph:
     def version(self):
         return self._version
 
+    def as_graph_def(self, from_version=None, add_shapes=False):
+        """This graph as a GraphDef protobuf (needs the `tensorboard` package for the message classes)."""
+        from .graph_def import graph_to_graph_def
+
+        return graph_to_graph_def(self, from_version, add_shapes)
+
     @contextlib.contextmanager
     def as_default(self):
         _stack().append(self)
