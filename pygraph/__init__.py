@@ -32,6 +32,7 @@ from . import summary  # noqa: E402
 # array, reduction, linear-algebra and random ops (after the submodule imports: tf.shape is a function)
 from .ops.array import rank, shape, size, stop_gradient  # noqa: E402
 from .ops.reduce import argmax, argmin, reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum  # noqa: E402
+from .ops.linalg import matmul, matrix_inverse, transpose  # noqa: E402
 
 sub = subtract
 mul = multiply

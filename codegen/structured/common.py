@@ -78,9 +78,10 @@ def message(parts):
     return " ".join(code)
 
 
-def fail(node_id, parts, code="PG_INVALID_ARGUMENT"):
-    """A C++ statement reporting an error for node `node_id` with a message built from `parts`."""
-    return "{ " + message(parts) + f" return ctx->fail(ctx, {code}, {node_id}, m.text); }}"
+def fail(node_id, parts, code="PG_INVALID_ARGUMENT", decls=""):
+    """A C++ statement reporting an error for node `node_id` with a message built from `parts` (after the
+    declarations `decls`, e.g. dims arrays the message prints)."""
+    return "{ " + decls + " " + message(parts) + f" return ctx->fail(ctx, {code}, {node_id}, m.text); }}"
 
 
 def shape_input_dims(lw, node, k, attr="shape"):

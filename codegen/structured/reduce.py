@@ -113,9 +113,8 @@ def _arg_axis(node, rank):
 
 
 def _empty_axis_failure(node, axis, d):
-    return ("{ " + common.dims_array("s", d) + " " + common.message(
-        [f"Reduction axis {axis} is empty in shape ", ("shape", len(d), "s")])
-        + f" return ctx->fail(ctx, PG_INVALID_ARGUMENT, {node.id}, m.text); }}")
+    return common.fail(node.id, [f"Reduction axis {axis} is empty in shape ", ("shape", len(d), "s")],
+                       decls=common.dims_array("s", d))
 
 
 for _op, _struct in OPS.items():

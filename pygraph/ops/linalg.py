@@ -1,0 +1,117 @@
+"""Linear algebra: tf.matmul (and Tensor's @), tf.transpose, tf.matrix_inverse."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..shape import TensorShape
+from . import registry
+from .core import constant, convert_to_tensor, fmt_shape, make_op, op_scope
+
+MATMUL_TYPES = (dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64)
+
+
+def _np_matmul(a, b, op):
+    a = a.T if op.attrs["transpose_a"] else a
+    b = b.T if op.attrs["transpose_b"] else b
+    return np.matmul(a, b)
+
+
+registry.register("MatMul", registry.STRUCTURED, numpy=lambda a, b, op=None: _np_matmul(a, b, op))
+registry.register("MatrixInverse", registry.STRUCTURED,
+                  numpy=lambda x, op=None: np.linalg.inv(x.T if op.attrs["adjoint"] else x).astype(x.dtype))
+registry.register("Transpose", registry.STRUCTURED,
+                  numpy=lambda x, perm=None, op=None: np.transpose(x, op.attrs["perm"]).copy())
+
+
+def _check_dtype(op_type, param, t, allowed):
+    if t.dtype not in allowed:
+        names = ", ".join(d.name for d in allowed)
+        raise TypeError(f"Value passed to parameter '{param}' has DataType {t.dtype.name} not in list of allowed "
+                        f"values: {names} (op {op_type})")
+
+
+def _rank2(op_type, name, shapes, t):
+    if t.shape.ndims is not None and t.shape.ndims != 2:
+        listed = ", ".join(fmt_shape(s) for s in shapes)
+        hint = " (batched matrices are not supported yet)" if t.shape.ndims > 2 else ""
+        raise ValueError(f"Shape must be rank 2 but is rank {t.shape.ndims} for '{name}' (op: '{op_type}') with "
+                         f"input shapes: {listed}.{hint}")
+    return t.shape.with_rank(2).as_tuple()
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False, a_is_sparse=False,
+           b_is_sparse=False, name=None):
+    """tf.matmul for rank-2 tensors (adjoint = transpose for real types)."""
+    with op_scope(name, "MatMul", [a, b]) as scope:
+        a = convert_to_tensor(a, name="a")
+        b = convert_to_tensor(b, dtype=None if hasattr(b, "dtype") else a.dtype, name="b")
+        if b.dtype is not a.dtype:
+            raise TypeError(f"Input 'b' of 'MatMul' Op has type {b.dtype.name} that does not match type "
+                            f"{a.dtype.name} of argument 'a'.")
+        _check_dtype("MatMul", "a", a, MATMUL_TYPES)
+        ta, tb = bool(transpose_a or adjoint_a), bool(transpose_b or adjoint_b)
+        shapes = [a.shape, b.shape]
+        da, db = _rank2("MatMul", scope[:-1], shapes, a), _rank2("MatMul", scope[:-1], shapes, b)
+        m, ka = (da[1], da[0]) if ta else da
+        kb, n = (db[1], db[0]) if tb else db
+        if ka is not None and kb is not None and ka != kb:
+            raise ValueError(f"Dimensions must be equal, but are {ka} and {kb} for '{scope[:-1]}' (op: 'MatMul') "
+                             f"with input shapes: {fmt_shape(a.shape)}, {fmt_shape(b.shape)}.")
+        attrs = {"transpose_a": ta, "transpose_b": tb, "T": a.dtype}
+        return make_op("MatMul", [a, b], [(a.dtype, TensorShape([m, n]))], scope, attrs).outputs[0]
+
+
+def transpose(a, perm=None, name="transpose", conjugate=False):
+    """tf.transpose: permute the dimensions (default: reverse them)."""
+    with op_scope(name, "transpose", [a]) as scope:
+        x = convert_to_tensor(a, name="a")
+        rank = x.shape.ndims
+        if perm is None:
+            if rank is None:
+                raise ValueError(f"tf.transpose of {x.name}: pygraph needs the rank to reverse the dimensions.")
+            perm = list(range(rank))[::-1]
+        else:
+            if hasattr(perm, "op"):
+                if perm.op.type != "Const":
+                    raise TypeError("tf.transpose: pygraph needs `perm` as Python ints or a constant.")
+                perm = perm.op.attrs["value"]
+            perm = [int(p) for p in np.asarray(perm).reshape(-1)]
+            if rank is not None:
+                if len(perm) != rank:
+                    raise ValueError(f"Dimension must be {rank} but is {len(perm)} for '{scope[:-1]}' (op: "
+                                     f"'Transpose') with input shapes: {fmt_shape(x.shape)}, [{len(perm)}].")
+                if sorted(p % rank for p in perm) != list(range(rank)) or any(not -rank <= p < rank for p in perm):
+                    raise ValueError(f"{perm} is not a valid permutation of {rank} dimensions for '{scope[:-1]}' "
+                                     "(op: 'Transpose').")
+        perm_t = constant(np.asarray(perm, np.int32), name="perm")
+        if rank is None:
+            shape = TensorShape(None)
+        else:
+            perm = [p % rank for p in perm]
+            dims = x.shape.as_tuple()
+            shape = TensorShape([dims[p] for p in perm])
+        attrs = {"perm": tuple(perm), "T": x.dtype, "Tperm": dtypes.int32}
+        return make_op("Transpose", [x, perm_t], [(x.dtype, shape)], scope, attrs).outputs[0]
+
+
+def matrix_inverse(input, adjoint=False, name=None):  # noqa: A002
+    """tf.matrix_inverse (tf.linalg.inv) of one square matrix; a singular one fails at run time with
+    InvalidArgumentError("Input is not invertible.") as in TF."""
+    with op_scope(name, "MatrixInverse", [input]) as scope:
+        x = convert_to_tensor(input, name="input")
+        _check_dtype("MatrixInverse", "input", x, (dtypes.float32, dtypes.float64))
+        if x.shape.ndims is not None and x.shape.ndims < 2:
+            raise ValueError(f"Shape must be at least rank 2 but is rank {x.shape.ndims} for '{scope[:-1]}' (op: "
+                             f"'MatrixInverse') with input shapes: {fmt_shape(x.shape)}.")
+        if x.shape.ndims is not None and x.shape.ndims > 2:
+            raise ValueError(f"tf.matrix_inverse of {fmt_shape(x.shape)} for '{scope[:-1]}': batched matrices are "
+                             "not supported yet (pass one rank-2 matrix).")
+        r, c = x.shape.with_rank(2).as_tuple()
+        if r is not None and c is not None and r != c:
+            raise ValueError(f"Dimensions must be equal, but are {r} and {c} for '{scope[:-1]}' (op: "
+                             f"'MatrixInverse') with input shapes: {fmt_shape(x.shape)}.")
+        n = r if r is not None else c
+        attrs = {"adjoint": bool(adjoint), "T": x.dtype}
+        return make_op("MatrixInverse", [x], [(x.dtype, TensorShape([n, n]))], scope, attrs).outputs[0]
