@@ -69,18 +69,20 @@ def _create(logdir, suffix):
 class EventFile:
     """An open event file and the thread that writes to it.
 
-    `put(item)` queues an `Event` (or its serialized bytes) and returns at once; the thread serializes,
-    frames and appends the queued events once `max_queue` are waiting, every `flush_secs`, and on
-    flush()/close(), which return when everything queued before them is on disk.
+    `put(item)` queues an `Event` (or its serialized bytes) and returns at once. The thread passes Events
+    through `prepare` (if given), serializes, frames and appends the queued events once `max_queue` are
+    waiting, every `flush_secs`, and on flush()/close(), which return when everything queued before them
+    is on disk.
     """
 
-    def __init__(self, logdir, max_queue=10, flush_secs=120, filename_suffix=""):
+    def __init__(self, logdir, max_queue=10, flush_secs=120, filename_suffix="", prepare=None):
         event_pb2 = proto("event_pb2")
         os.makedirs(logdir, exist_ok=True)
         self.path, self._file = _create(logdir, filename_suffix)
         first = event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2")
         self._file.write(frame(first.SerializeToString()))
         self._file.flush()
+        self._prepare = prepare
         self._max_queue = max(1, int(max_queue))
         self._flush_secs = float(flush_secs)
         self._cond = threading.Condition(threading.Lock())
@@ -129,6 +131,11 @@ class EventFile:
             raise self._error
 
     # -- writer thread
+    def _serialize(self, event):
+        if self._prepare is not None:
+            event = self._prepare(event)
+        return event.SerializeToString()
+
     def _run(self):
         next_flush = time.monotonic() + self._flush_secs
         dirty = False
@@ -144,7 +151,7 @@ class EventFile:
                     batch, self._pending = self._pending, []
                     upto, closing = self._queued, self._closing
                     self._cond.notify_all()  # producers waiting for room
-                out = [frame(item if isinstance(item, bytes) else item.SerializeToString()) for item in batch]
+                out = [frame(item if isinstance(item, bytes) else self._serialize(item)) for item in batch]
                 if out:
                     self._file.write(b"".join(out))
                     dirty = True

@@ -26,7 +26,7 @@ class FileWriter:
         self._suffix = filename_suffix or ""
         self._seen_summary_tags = set()
         self._lock = threading.Lock()
-        self._events = EventFile(self._logdir, max_queue, flush_secs, self._suffix)
+        self._events = EventFile(self._logdir, max_queue, flush_secs, self._suffix, self._strip_repeated_metadata)
         self._closed = False
         if graph is not None or graph_def is not None:
             self.add_graph(graph=graph, graph_def=graph_def)
@@ -44,22 +44,25 @@ class FileWriter:
             return self._warn_closed()
         event = self._event_pb2.Event(wall_time=time.time())
         if isinstance(summary, (bytes, bytearray, memoryview)):
-            event.summary.ParseFromString(bytes(summary))
+            event.summary.ParseFromString(bytes(summary))  # parsing here reports bad bytes to the caller
         elif isinstance(summary, self._summary_pb2.Summary):
             event.summary.CopyFrom(summary)
         else:
             raise TypeError(f"add_summary expects a Summary protobuf or its serialized bytes (what running a "
                             f"summary op returns), got {type(summary).__name__}.")
-        # like TF, keep plugin metadata only on the first value of each tag
+        if global_step is not None:
+            event.step = int(global_step)
+        self._events.put(event)  # the writer thread strips repeated metadata, serializes and writes
+
+    def _strip_repeated_metadata(self, event):
+        """Like TF, keep plugin metadata only on the first value of each tag (runs on the writer thread)."""
         for value in event.summary.value:
             if value.HasField("metadata"):
                 if value.tag in self._seen_summary_tags:
                     value.ClearField("metadata")
                 else:
                     self._seen_summary_tags.add(value.tag)
-        if global_step is not None:
-            event.step = int(global_step)
-        self._events.put(event)
+        return event
 
     def add_graph(self, graph, global_step=None, graph_def=None):
         """Add a Graph (exported with shapes) or a GraphDef proto for TensorBoard's Graphs tab."""
@@ -125,7 +128,8 @@ class FileWriter:
         """After close(): continue in a new event file in the same directory. Does nothing if open."""
         with self._lock:
             if self._closed:
-                self._events = EventFile(self._logdir, self._max_queue, self._flush_secs, self._suffix)
+                self._events = EventFile(self._logdir, self._max_queue, self._flush_secs, self._suffix,
+                                         self._strip_repeated_metadata)
                 self._closed = False
 
     def _warn_closed(self):
