@@ -8,6 +8,7 @@ import os
 import re
 import socket
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -253,6 +254,17 @@ def test_flush_close_reopen_and_closed_writer(tmp_path):
     assert len(first) == 1 and len(files) == 2  # reopen continues in a new file
     assert [e.step for e in _accumulator(tmp_path).Scalars("a")] == [1, 3]
     assert _events(files[1])[0].file_version == "brain.Event:2"
+
+
+def test_events_reach_the_disk_every_flush_secs(tmp_path):
+    writer = tf.summary.FileWriter(str(tmp_path), max_queue=1000, flush_secs=0.05)
+    writer.add_summary(summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="a", simple_value=1)]), 5)
+    path = _event_files(tmp_path)[0]
+    deadline = time.monotonic() + 30
+    while len(_events(path)) < 2 and time.monotonic() < deadline:  # no flush() or close() call
+        time.sleep(0.02)
+    assert [e.step for e in _events(path)] == [0, 5]
+    writer.close()
 
 
 def test_writers_in_one_second_get_distinct_files(tmp_path):
