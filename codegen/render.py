@@ -111,6 +111,9 @@ def elementwise(lw, kernel, k):
         if node.op in emit.WRITES_INPUT0:
             target = lw.buffers[node.inputs[0]]
             stores.append(f"{ptr(target)}[i] = v{i}_0;")
+            # nodes after the write in this loop depend on it (the schedule runs free reads first),
+            # so they read the variable's new value, not the one loaded before the write
+            loads[node.inputs[0]] = f"v{i}_0"
         elif ref in lw.buffers:
             stores.append(f"{ptr(lw.buffers[ref])}[i] = v{i}_0;")
     for ref, buf in kernel.data.get("extra_stores", []):

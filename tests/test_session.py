@@ -207,3 +207,22 @@ def test_global_variables_initializer_initializes_all():
         got_a, got_b = sess.run([a, b])
     assert got_a == 1.5 and got_a.dtype == np.float32
     np.testing.assert_array_equal(got_b, [[1, 2]])
+
+
+def test_reads_under_control_dependencies_see_the_write():
+    v = tf.Variable(0, name="v")
+    inc = tf.assign_add(v, 1)
+    with tf.control_dependencies([inc]):
+        after = v.read_value()
+        doubled = tf.identity(v._ref) * 2
+    w = tf.Variable(1.0, name="w")
+    scale = w.assign(w * 2)
+    with tf.control_dependencies([scale]):
+        then_add = w.assign_add(0.5)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert [sess.run(after) for _ in range(3)] == [1, 2, 3]
+        assert sess.run([inc, after]) == [4, 4]  # one increment, read after it
+        assert sess.run(doubled) == 10
+        assert sess.run(then_add) == 2.5  # (1 * 2) + 0.5: the second write sees the first
+        assert sess.run(w) == 2.5
