@@ -99,6 +99,11 @@ class Variable:
                  caching_device=None, name=None, variable_def=None, dtype=None, expected_shape=None,
                  import_scope=None, constraint=None, use_resource=None, synchronization=None,
                  aggregation=None, shape=None):
+        if variable_def is not None:
+            if initial_value is not None:
+                raise ValueError("variable_def and initial_value are mutually exclusive.")
+            self._init_from_proto(variable_def, import_scope)
+            return
         if initial_value is None:
             raise ValueError("initial_value must be specified.")
         init_from_fn = callable(initial_value)
@@ -125,6 +130,37 @@ class Variable:
             collections = list(collections) + [GraphKeys.TRAINABLE_VARIABLES]
         self._ref.graph.add_to_collections(collections, self)
         self._save_slice_info = None
+
+    def _init_from_proto(self, variable_def, import_scope=None):
+        """Wrap the existing ops named by `variable_def` (a dict with VariableDef's fields, e.g. from a meta
+        graph) into a Variable; adds it to no collection, as TF does."""
+        g = get_default_graph()
+        scoped = (lambda n: f"{import_scope}/{n}") if import_scope else (lambda n: n)
+        self._ref = g.as_graph_element(scoped(variable_def["variable_name"]))
+        self._initializer_op = g.as_graph_element(scoped(variable_def["initializer_name"]))
+        self._snapshot = g.as_graph_element(scoped(variable_def["snapshot_name"]))
+        initial = variable_def.get("initial_value_name")
+        self._initial_value = g.as_graph_element(scoped(initial)) if initial else None
+        self._trainable = bool(variable_def.get("trainable", True))
+        self._constraint = None
+        self._save_slice_info = None
+
+    def to_proto(self, export_scope=None):
+        """This variable's VariableDef fields as a dict (names relative to `export_scope`), or None if it
+        lies outside that scope."""
+        names = {"variable_name": self._ref.name, "initializer_name": self._initializer_op.name,
+                 "snapshot_name": self._snapshot.name}
+        if self._initial_value is not None:
+            names["initial_value_name"] = self._initial_value.name
+        if export_scope:
+            if not all(n.startswith(export_scope + "/") for n in names.values()):
+                return None
+            names = {k: n[len(export_scope) + 1:] for k, n in names.items()}
+        return dict(names, trainable=self._trainable, is_resource=False)
+
+    @staticmethod
+    def from_proto(variable_def, import_scope=None):
+        return Variable(variable_def=variable_def, import_scope=import_scope)
 
     # -- identity
     @property
