@@ -27,6 +27,8 @@ from .session import InteractiveSession, Session, get_default_session  # noqa: E
 from .shape import Dimension, TensorShape  # noqa: E402
 
 from . import nn  # noqa: E402
+from . import train  # noqa: E402
+from .gradients import AggregationMethod, UnconnectedGradients, gradients  # noqa: E402
 from . import summary  # noqa: E402
 
 # array, reduction, linear-algebra and random ops (after the submodule imports: tf.shape is a function)

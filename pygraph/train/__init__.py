@@ -1,0 +1,17 @@
+"""tf.train: optimizers, the global step (and the Saver)."""
+
+from .optimizer import Optimizer  # noqa: F401
+from .optimizers import (  # noqa: F401
+    AdagradOptimizer,
+    AdamOptimizer,
+    GradientDescentOptimizer,
+    MomentumOptimizer,
+    RMSPropOptimizer,
+)
+from .training_util import (  # noqa: F401
+    assert_global_step,
+    create_global_step,
+    get_global_step,
+    get_or_create_global_step,
+    global_step,
+)
