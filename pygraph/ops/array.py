@@ -1,7 +1,6 @@
-"""Array ops: shape queries, the broadcasting helpers the gradients use, and stop_gradient.
-
-Layout ops (reshape, concat, slicing, ...) live in layout.py; this module re-exports them.
-"""
+"""Array ops: shape queries, the broadcasting helpers the gradients use, filled tensors (zeros, ones, fill,
+range) and stop_gradient. Layout ops live in layout.py and slicing in slicing.py; this module re-exports
+them (tf.reshape is pygraph.ops.array.reshape)."""
 
 from __future__ import annotations
 
@@ -11,7 +10,9 @@ from .. import dtypes
 from ..shape import TensorShape
 from . import registry
 from .core import constant, convert_to_tensor, fmt_shape, make_op, op_scope
+from .layout import concat, expand_dims, reshape, squeeze, stack, static_ints, tile, unstack  # noqa: F401
 from .math import cast
+from .slicing import strided_slice_getitem  # noqa: F401
 
 registry.register("Shape", registry.STRUCTURED,
                   numpy=lambda x, op=None: np.asarray(np.shape(x), dtype=op.attrs["out_type"].np))
@@ -20,13 +21,17 @@ registry.register("Size", registry.STRUCTURED,
 registry.register("SumToShape", registry.STRUCTURED, numpy=lambda g, x, op=None: _np_sum_to_shape(g, np.shape(x)))
 registry.register("BroadcastLike", registry.STRUCTURED,
                   numpy=lambda v, x, op=None: np.broadcast_to(v, np.shape(x)).copy())
+registry.register("Fill", registry.STRUCTURED, numpy=lambda dims, v, op=None: np.full(dims, v))
+registry.register("Range", registry.STRUCTURED,
+                  numpy=lambda a, b, c, op=None: np.arange(op.attrs["size"]).astype(op.attrs["Tidx"].np) * c + a)
 registry.register("StopGradient", registry.ELEMENTWISE, numpy=lambda x: x)
 registry.NotDifferentiable("StopGradient")  # as TF: no gradient flows through (it counts as zero)
 
 
 def _np_sum_to_shape(g, shape):
     lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + k for k, d in enumerate(shape) if d == 1 and g.shape[lead + k] != 1)
+    axes = tuple(np.arange(lead).tolist())
+    axes += tuple(lead + k for k, d in enumerate(shape) if d == 1 and g.shape[lead + k] != 1)
     return np.sum(g, axis=axes, dtype=g.dtype).reshape(shape)
 
 
@@ -140,3 +145,71 @@ def stop_gradient(input, name=None):  # noqa: A002
     with op_scope(name, "StopGradient", [input]) as scope:
         x = convert_to_tensor(input, name="input")
         return make_op("StopGradient", [x], [(x.dtype, x.shape)], scope, {"T": x.dtype}).outputs[0]
+
+
+def fill(dims, value, name=None):
+    """tf.fill: a tensor of shape `dims` (static, or tf.shape(x)) holding `value`."""
+    with op_scope(name, "Fill", [value]) as scope:
+        target = static_ints(dims, "the dims of tf.fill")
+        v = convert_to_tensor(value, name="value")
+        if v.shape.ndims not in (None, 0):
+            raise ValueError(f"Shape must be rank 0 but is rank {v.shape.ndims} for '{scope[:-1]}' (op: 'Fill').")
+        if target is None:
+            dims_t, out, static = dims, dims.op.inputs[0].shape, None
+        else:
+            if any(d < 0 for d in target):
+                raise ValueError(f"Fill dimensions must be >= 0, got {target} (op '{scope[:-1]}').")
+            dims_t = constant(np.asarray(target, np.int32).reshape(np.shape(dims)), dtype=dtypes.int32, name="dims")
+            out, static = TensorShape(target), tuple(target)
+        return make_op("Fill", [dims_t, v], [(v.dtype, out)], scope, {"shape": static, "T": v.dtype}).outputs[0]
+
+
+def _filled(value, shape, dtype, name, default):
+    dtype = dtypes.as_dtype(dtype)
+    value = bool(value) if dtype is dtypes.bool_ else value
+    with op_scope(name, default, []) as scope:
+        target = static_ints(shape, f"the shape of tf.{default}")
+        if target is not None and int(np.prod(target)) < 1000:  # small: a constant, as TF1
+            return constant(value, dtype=dtype, shape=target, name=scope)
+        if target is not None:
+            shape = constant(np.asarray(target, np.int32), dtype=dtypes.int32, name="shape_as_tensor")
+        return fill(shape, constant(value, dtype=dtype, name="Const"), name=scope)
+
+
+def zeros(shape, dtype=dtypes.float32, name=None):
+    return _filled(0, shape, dtype, name, "zeros")
+
+
+def ones(shape, dtype=dtypes.float32, name=None):
+    return _filled(1, shape, dtype, name, "ones")
+
+
+_RANGE_TYPES = (dtypes.int32, dtypes.int64, dtypes.float32, dtypes.float64)
+
+
+def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001 (TF's name)
+    """tf.range with static bounds (Python numbers or constants)."""
+    if limit is None:
+        start, limit = 0, start
+    with op_scope(name, "Range", []) as scope:
+        ts = [convert_to_tensor(v, dtype=dtype, name=n) for v, n in ((start, "start"), (limit, "limit"),
+                                                                      (delta, "delta"))]
+        if dtype is None:
+            dtype = max((t.dtype for t in ts), key=_RANGE_TYPES.index)
+            ts = [cast(t, dtype) for t in ts]
+        dtype = dtypes.as_dtype(dtype)
+        values = []
+        for t in ts:
+            if t.op.type != "Const":
+                raise TypeError("tf.range: pygraph needs start, limit and delta as Python numbers or constants "
+                                "(the output size must be known when the graph is built).")
+            values.append(t.op.attrs["value"].item())
+        a, b, c = values
+        if c == 0:
+            raise ValueError(f"Requires delta != 0: {c} (op '{scope[:-1]}')")
+        if (c > 0 and a > b) or (c < 0 and a < b):
+            raise ValueError(f"Requires start {'<=' if c > 0 else '>='} limit when delta {'>' if c > 0 else '<'} 0: "
+                             f"{a}/{b} (op '{scope[:-1]}')")
+        n = (abs(b - a) + abs(c) - 1) // abs(c) if dtype.is_integer else int(np.ceil(abs((b - a) / c)))
+        attrs = {"start": a, "delta": c, "size": n, "Tidx": dtype}
+        return make_op("Range", ts, [(dtype, TensorShape([n]))], scope, attrs).outputs[0]

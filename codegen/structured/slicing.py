@@ -1,0 +1,167 @@
+"""Copies that move blocks of elements: ConcatV2, Pack (stack), Unpack (unstack), Tile, StridedSlice
+(basic slicing t[i], t[a:b:c], t[..., None]) and GatherV2."""
+
+from __future__ import annotations
+
+from .. import emit
+from ..ir import Ref
+from . import common
+
+
+def _strides(d):
+    return [common.numel(d[k + 1:]) for k in range(len(d))]
+
+
+def _check_equal(lw, node, a, b, what):
+    if a != b:
+        lw.table.check(f"{a} == {b}", node.id, common.fail(node.id, [what]))
+
+
+class Concat:
+    """ConcatV2 (axis attr) and Pack (a new axis of size N): outer rows of per-input chunks."""
+
+    def dims(self, lw, node, input_dims):
+        pack = node.op == "Pack"
+        input_dims = input_dims if pack else input_dims[:-1]  # ConcatV2's last input is the axis
+        first = input_dims[0]
+        rank = len(first) + (1 if pack else 0)
+        axis = node.attrs["axis"] % rank
+        for k, d in enumerate(input_dims[1:], 1):
+            for j, (x, y) in enumerate(zip(first, d)):
+                if pack or j != axis:
+                    what = (f"Shapes of all inputs must match: values[0].shape = dim {j} differs from values[{k}]"
+                            if pack else f"ConcatOp : Dimensions of inputs should match: shape[0] and shape[{k}] "
+                            f"differ in dimension {j}")
+                    _check_equal(lw, node, x, y, what)
+        if pack:
+            return [tuple(first[:axis]) + (len(input_dims),) + tuple(first[axis:])]
+        sizes = [d[axis] for d in input_dims]
+        if all(isinstance(s, int) for s in sizes):
+            total = sum(sizes)
+        else:
+            total = lw.table.define(" + ".join(f"(int64_t){s}" if isinstance(s, int) else s for s in sizes))
+        return [tuple(first[:axis]) + (total,) + tuple(first[axis + 1:])]
+
+    def kernel(self, lw, kernel, index):
+        node = common.node_of(lw, kernel)
+        out = common.out_buf(lw, node)
+        axis = node.attrs["axis"] % len(out.dims)
+        refs = list(node.inputs) if node.op == "Pack" else list(node.inputs[:-1])
+        chunks = [common.numel(lw.dims[r][axis:]) for r in refs]  # Pack: the new axis has size 1 per input
+        t = common.ctype(node.dtypes[0])
+        srcs = ", ".join(lw.buffers[r].name for r in refs)
+        block = (f"// k{index}: {node.op} {node.name}\n"
+                 f"const {t}* srcs[] = {{{srcs}}}; const int64_t chunks[] = {{{', '.join(chunks)}}};\n"
+                 f"pg_concat<{t}>(ctx, {len(refs)}, srcs, chunks, {out.name}, {common.numel(out.dims[:axis])});")
+        return common.library(lw, "layout.h.j2"), block
+
+
+class Unpack:
+    def dims(self, lw, node, input_dims):
+        d = input_dims[0]
+        axis = node.attrs["axis"] % len(d)
+        num = node.attrs["num"]
+        _check_equal(lw, node, d[axis], num, f"Input shape axis {axis} must equal {num}")
+        return [tuple(d[:axis]) + tuple(d[axis + 1:])] * num
+
+    def kernel(self, lw, kernel, index):
+        node = common.node_of(lw, kernel)
+        d = lw.dims[node.inputs[0]]
+        axis = node.attrs["axis"] % len(d)
+        src = common.in_buf(lw, node).name
+        outer, inner = common.numel(d[:axis]), common.numel(d[axis + 1:])
+        lines = [f"// k{index}: Unpack {node.name}", f"const int64_t outer = {outer}, inner = {inner};"]
+        num = node.attrs["num"]
+        for i in range(num):
+            dst = lw.buffers[Ref(node.id, i)].name
+            lines.append(f"for (int64_t o = 0; o < outer; ++o) memcpy({dst} + o * inner, {src} + (o * {num} + {i}) "
+                         f"* inner, sizeof(*{dst}) * inner);")
+        return "", "\n".join(lines)
+
+
+class Tile:
+    def dims(self, lw, node, input_dims):
+        d = input_dims[0]
+        out = []
+        for x, m in zip(d, node.attrs["multiples"]):
+            out.append(x * m if isinstance(x, int) else (x if m == 1 else lw.table.define(f"{x} * {m}")))
+        return [tuple(out)]
+
+    def kernel(self, lw, kernel, index):
+        node = common.node_of(lw, kernel)
+        d = lw.dims[node.inputs[0]]
+        out = common.out_buf(lw, node)
+        t = common.ctype(node.dtypes[0])
+        if not d:
+            return "", f"// k{index}: Tile {node.name}\n{out.name}[0] = {common.in_buf(lw, node).name}[0];"
+        block = (f"// k{index}: Tile {node.name}\n{common.dims_array('od', out.dims)} "
+                 f"const int64_t st[] = {{{', '.join(_strides(d))}}}; {common.dims_array('wrap', d)}\n"
+                 f"pg_gather<{t}>(ctx, {common.in_buf(lw, node).name}, {out.name}, {len(d)}, od, st, wrap, 0);")
+        return common.library(lw, "layout.h.j2"), block
+
+
+class StridedSlice:
+    """Basic slicing. attrs["spec"]: one entry per output-producing item, in order: ("index", i, axis),
+    ("range", start, stop, step, axis) (None bounds = open) or ("new",). Input axes not named are full."""
+
+    def dims(self, lw, node, input_dims):
+        d = input_dims[0]
+        out = []
+        begins = lw.__dict__.setdefault("_slice_begins", {}).setdefault(node.id, {})
+        for item in node.attrs["spec"]:
+            if item[0] == "new":
+                out.append(1)
+            elif item[0] == "index":
+                i, axis = item[1], item[2]
+                dim = d[axis]
+                lw.table.check(f"({i}) >= -({dim}) && ({i}) < ({dim})", node.id, common.fail(
+                    node.id, [f"slice index {i} of dimension {axis} out of bounds."]))
+            else:
+                _, start, stop, step, axis = item
+                dim = d[axis]
+                if step == 0:
+                    raise ValueError(f"internal: {node.name}: slice step cannot be zero")
+                begin = lw.table.define(f"pg_slice_begin({dim}, {_b(start)}, {start or 0}, {step})")
+                size = lw.table.define(f"pg_slice_len({dim}, {begin}, {_b(stop)}, {stop or 0}, {step})")
+                out.append(size)
+                begins[axis] = begin
+        return [tuple(out)]
+
+    def kernel(self, lw, kernel, index):
+        node = common.node_of(lw, kernel)
+        d = lw.dims[node.inputs[0]]
+        out = common.out_buf(lw, node)
+        src_strides = _strides(d)
+        base, strides = [], []
+        begins = lw.__dict__["_slice_begins"][node.id]
+        for item in node.attrs["spec"]:
+            if item[0] == "new":
+                strides.append("0")
+            elif item[0] == "index":
+                i, axis = item[1], item[2]
+                base.append(f"(({i}) < 0 ? ({i}) + ({d[axis]}) : ({i})) * ({src_strides[axis]})")
+            else:
+                _, start, stop, step, axis = item
+                base.append(f"{begins[axis]} * ({src_strides[axis]})")
+                strides.append(f"({step}) * ({src_strides[axis]})")
+        t = common.ctype(node.dtypes[0])
+        src = common.in_buf(lw, node).name
+        lib = common.library(lw, "layout.h.j2")
+        base_expr = " + ".join(base) or "0"
+        if not out.dims:
+            return lib, f"// k{index}: StridedSlice {node.name}\n{out.name}[0] = {src}[{base_expr}];"
+        block = (f"// k{index}: StridedSlice {node.name}\n{common.dims_array('od', out.dims)} "
+                 f"const int64_t st[] = {{{', '.join(strides)}}};\n"
+                 f"pg_gather<{t}>(ctx, {src}, {out.name}, {len(out.dims)}, od, st, nullptr, {base_expr});")
+        return lib, block
+
+
+def _b(bound):
+    return "false" if bound is None else "true"
+
+
+emit.register_structured("ConcatV2", Concat())
+emit.register_structured("Pack", Concat())
+emit.register_structured("Unpack", Unpack())
+emit.register_structured("Tile", Tile())
+emit.register_structured("StridedSlice", StridedSlice())

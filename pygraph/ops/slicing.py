@@ -1,0 +1,143 @@
+"""Basic slicing (Tensor.__getitem__): t[i], t[a:b:c], t[:, 1], t[..., None] as one StridedSlice op.
+
+The op has TF's inputs (begin, end, strides constants) and masks; the code generator reads the attr
+`spec`, the key with the ellipsis expanded: ("index", i, axis), ("range", start, stop, step, axis) or
+("new",) per item, with open bounds as None.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..graph import Tensor
+from ..shape import TensorShape
+from . import registry
+from .core import constant, convert_to_tensor, fmt_shape, make_op, op_scope
+
+
+def _np_strided_slice(x, *_bounds, op=None):
+    key = []
+    for item in op.attrs["spec"]:
+        if item[0] == "new":
+            key.append(None)
+        elif item[0] == "index":
+            key.append(item[1])
+        else:
+            key.append(slice(item[1], item[2], item[3]))
+    return np.array(x[tuple(key)])
+
+
+registry.register("StridedSlice", registry.STRUCTURED, numpy=_np_strided_slice)
+
+
+def _int(v, what):
+    if isinstance(v, Tensor):
+        if v.op.type == "Const" and v.op.attrs["value"].ndim == 0:
+            v = v.op.attrs["value"]
+        else:
+            raise TypeError(f"pygraph supports slicing with Python ints only; {what} is the tensor {v.name} "
+                            "(tensor-valued slice bounds would make the output shape depend on run-time values).")
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise TypeError("Only integers, slices (`:`), ellipsis (`...`), tf.newaxis (`None`) and scalar tf.int32/"
+                        f"tf.int64 tensors are valid indices, got {v!r}")
+    return int(v)
+
+
+def _opt(v, what):
+    return None if v is None else _int(v, what)
+
+
+def _normalize(key):
+    """Items of the key as ("index", i) / ("range", a, b, c) / ("new",) / ("ellipsis",)."""
+    items = []
+    for k in key:
+        if k is Ellipsis:
+            items.append(("ellipsis",))
+        elif k is None:
+            items.append(("new",))
+        elif isinstance(k, slice):
+            step = _opt(k.step, "a slice step")
+            if step == 0:
+                raise ValueError("slice step cannot be zero")
+            items.append(("range", _opt(k.start, "a slice start"), _opt(k.stop, "a slice stop"),
+                          1 if step is None else step))
+        else:
+            items.append(("index", _int(k, "an index")))
+    if sum(1 for i in items if i[0] == "ellipsis") > 1:
+        raise ValueError("Multiple ellipses in slice spec not allowed")
+    return items
+
+
+def _tf_bounds(items):
+    """begin/end/strides and masks as TF's _slice_helper builds them."""
+    begin, end, strides = [], [], []
+    masks = {"begin_mask": 0, "end_mask": 0, "ellipsis_mask": 0, "new_axis_mask": 0, "shrink_axis_mask": 0}
+    for j, item in enumerate(items):
+        bit = 1 << j
+        if item[0] == "range":
+            _, a, b, c = item
+            begin.append(a or 0)
+            end.append(b or 0)
+            strides.append(c)
+            masks["begin_mask"] |= bit if a is None else 0
+            masks["end_mask"] |= bit if b is None else 0
+        elif item[0] == "index":
+            begin.append(item[1])
+            end.append(item[1] + 1)
+            strides.append(1)
+            masks["shrink_axis_mask"] |= bit
+        else:
+            begin.append(0)
+            end.append(0)
+            strides.append(1)
+            masks["ellipsis_mask" if item[0] == "ellipsis" else "new_axis_mask"] |= bit
+    return begin, end, strides, masks
+
+
+def strided_slice_getitem(tensor, key):
+    """Tensor.__getitem__ for basic slicing."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    with op_scope(None, "strided_slice", [tensor]) as scope:
+        x = convert_to_tensor(tensor)
+        items = _normalize(key)
+        rank = x.shape.ndims
+        if rank is None:
+            raise ValueError(f"Slicing {x.name}: pygraph needs the rank of the tensor.")
+        consumed = sum(1 for i in items if i[0] in ("index", "range"))
+        if consumed > rank:
+            raise ValueError(f"Index out of range using input dim {rank}; input has only {rank} dims for "
+                             f"'{scope[:-1]}' (op: 'StridedSlice') with input shapes: {fmt_shape(x.shape)}.")
+        begin, end, strides, masks = _tf_bounds(items)
+        dims = x.shape.as_tuple()
+        spec, out, axis = [], [], 0
+        expanded = []
+        for item in items:
+            if item[0] == "ellipsis":
+                expanded += [("range", None, None, 1)] * (rank - consumed)
+            else:
+                expanded.append(item)
+        expanded += [("range", None, None, 1)] * (rank - sum(1 for i in expanded if i[0] != "new"))
+        for item in expanded:
+            if item[0] == "new":
+                spec.append(("new",))
+                out.append(1)
+                continue
+            d = dims[axis]
+            if item[0] == "index":
+                i = item[1]
+                if d is not None and not -d <= i < d:
+                    raise ValueError(f"slice index {i} of dimension {axis} out of bounds. for '{scope[:-1]}' (op: "
+                                     f"'StridedSlice') with input shapes: {fmt_shape(x.shape)}.")
+                spec.append(("index", i, axis))
+            else:
+                _, a, b, c = item
+                spec.append(("range", a, b, c, axis))
+                out.append(None if d is None else len(range(*slice(a, b, c).indices(d))))
+            axis += 1
+        b_t = constant(np.asarray(begin, np.int32), dtype=dtypes.int32, name="stack")
+        e_t = constant(np.asarray(end, np.int32), dtype=dtypes.int32, name="stack_1")
+        s_t = constant(np.asarray(strides, np.int32), dtype=dtypes.int32, name="stack_2")
+        attrs = dict(masks, spec=tuple(spec), T=x.dtype, Index=dtypes.int32)
+        return make_op("StridedSlice", [x, b_t, e_t, s_t], [(x.dtype, TensorShape(out))], scope, attrs).outputs[0]
