@@ -26,8 +26,15 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check pygraph codegen tests benchmarks examples
 
+# make bench: the full table (benchmarks/RESULTS.md, benchmarks/results/); BENCH_ARGS=--quick for the smoke test.
 bench: $(STAMP)
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+# The peers (TensorFlow CPU, PyTensor, JAX, numexpr, matplotlib) go into their own venv, never into .venv.
+bench-peers:
+	test -x .venv-peers/bin/python || $(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/python -m pip install -q --upgrade pip
+	.venv-peers/bin/python -m pip install -q -r benchmarks/requirements-peers.txt
 
 clean:
 	rm -rf $(VENV) build
