@@ -19,6 +19,7 @@ from . import protos, table
 from .files import atomic_output
 
 BUNDLE_VERSION = 1  # kTensorBundleVersion
+_CHUNK = 1 << 18  # bytes per write: small enough to stay in cache between copy, CRC and write
 MIN_PRODUCER = 0  # kTensorBundleMinProducer
 
 
@@ -59,6 +60,19 @@ def _string_payload(arr):
     return bytes(lengths) + length_crc + body, table.crc32c(body, crc)
 
 
+def _write_chunked(f, raw, staging):
+    """Write `raw` through a small staging buffer; returns the CRC of exactly the bytes written (the
+    source may be a variable that another thread updates meanwhile, as TF's FileOutputBuffer notes),
+    computed while each chunk is still in cache."""
+    crc = 0
+    for start in range(0, raw.size, _CHUNK):
+        chunk = staging[:min(_CHUNK, raw.size - start)]
+        np.copyto(chunk, raw[start:start + chunk.size])
+        crc = table.crc32c(chunk, crc)
+        f.write(chunk)
+    return crc
+
+
 def write_bundle(prefix, tensors):
     """Write the checkpoint `prefix` holding `tensors` ({name: ndarray}). Files appear atomically: data
     first, then the index."""
@@ -67,6 +81,7 @@ def write_bundle(prefix, tensors):
     if directory:
         os.makedirs(directory, exist_ok=True)
     entries = {}
+    staging = np.empty(_CHUNK, np.uint8)
     with atomic_output(data_filename(prefix)) as f:
         offset = 0
         for name in sorted(tensors, key=lambda n: n.encode()):
@@ -77,10 +92,10 @@ def write_bundle(prefix, tensors):
                 entry.shape.dim.add(size=d)
             if entry.dtype == protos.DT_STRING:
                 payload, crc = _string_payload(arr)
+                f.write(payload)
             else:
                 payload = _little_endian(arr)
-                crc = table.crc32c(payload)
-            f.write(payload)
+                crc = _write_chunked(f, payload, staging)
             entry.size = len(payload)
             entry.crc32c = table.mask(crc)
             offset += len(payload)
@@ -159,8 +174,9 @@ class BundleReader:
     def shape_of(entry):
         return tuple(d.size for d in entry.shape.dim)
 
-    def read(self, name):
-        """The tensor `name` as a new ndarray (strings as an object array of bytes)."""
+    def read(self, name, out=None):
+        """The tensor `name` as a new ndarray (strings as an object array of bytes), or read into `out`
+        (a C-contiguous array of its dtype and size), whose contents are undefined if this raises."""
         entry = self.entry(name)
         if entry.slices:
             raise errors.UnimplementedError(None, None, f"Tensor {name} in {self.prefix} is saved as slices of "
@@ -176,16 +192,23 @@ class BundleReader:
             raise errors.UnimplementedError(None, None, f"Tensor {name} in {self.prefix} has type "
                                             f"{protos.DT_NAMES.get(entry.dtype, entry.dtype)}, which pygraph "
                                             "cannot read.")
-        out = np.empty(shape, npd.newbyteorder("="))
+        if out is None:
+            out = np.empty(shape, npd.newbyteorder("="))
+        elif out.dtype != npd or not out.flags.c_contiguous or out.size != int(np.prod(shape)):
+            raise ValueError(f"cannot read {name} ({npd}, {shape}) into an array of {out.dtype}, {out.shape}")
         raw = out.reshape(-1).view(np.uint8)
         if entry.size != raw.nbytes:
             raise errors.DataLossError(None, None, f"Invalid size in bundle entry: key {name}; stored size "
                                        f"{entry.size}; expected size {raw.nbytes}")
         f.seek(entry.offset)
-        if f.readinto(raw) != raw.nbytes:
-            raise errors.DataLossError(None, None, f"TensorBundle at {self.prefix}: data file truncated "
-                                       f"reading {name}")
-        self._check_crc(name, entry, table.crc32c(raw))
+        crc = 0
+        for start in range(0, raw.size, _CHUNK):  # CRC each chunk while it is in cache
+            chunk = raw[start:start + _CHUNK]
+            if f.readinto(chunk) != chunk.size:
+                raise errors.DataLossError(None, None, f"TensorBundle at {self.prefix}: data file truncated "
+                                           f"reading {name}")
+            crc = table.crc32c(chunk, crc)
+        self._check_crc(name, entry, crc)
         return out
 
     def _check_crc(self, name, entry, actual):

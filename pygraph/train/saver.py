@@ -255,8 +255,9 @@ class Saver:
 
     # -- restoring
     def restore(self, sess, save_path):
-        """Load every variable of this Saver from the checkpoint `save_path`. All values are read and
-        checked before any variable changes, so a failed restore leaves the session as it was."""
+        """Load every variable of this Saver from the checkpoint `save_path`. A failed restore leaves the
+        session as it was: values for initialized variables are staged and checked before any is copied
+        in; uninitialized ones are read in place and stay uninitialized on failure."""
         if self._is_empty:
             return
         if save_path is None:
@@ -267,10 +268,17 @@ class Saver:
         self._check_session(sess)
         with bundle.BundleReader(prefix) as reader:
             shapes = {name: self._check_entry(reader, name, op) for name, op in self._names.items()}
-            staged = [(op, reader.read(name).reshape(shapes[name])) for name, op in self._names.items()]
+            staged, direct = [], []
+            for name, op in self._names.items():
+                if op in sess._initialized:
+                    staged.append((op, reader.read(name).reshape(shapes[name])))
+                else:  # nothing to preserve: read straight into the variable's buffer
+                    reader.read(name, out=sess._variable_buffer(op))
+                    direct.append(op)
         for op, value in staged:
             np.copyto(sess._variable_buffer(op), value)
-            sess._initialized.add(op)
+        sess._initialized.update(direct)
+        sess._initialized.update(op for op, _ in staged)
 
     def _check_entry(self, reader, name, op):
         """The shape to load `name` as, after checking that it exists with op's dtype and shape."""
