@@ -38,6 +38,7 @@ from .ops.array import (  # noqa: E402
 )
 from .ops.reduce import argmax, argmin, reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum  # noqa: E402
 from .ops.linalg import matmul, matrix_inverse, transpose  # noqa: E402
+from .ops.random import random_normal, random_uniform, set_random_seed, truncated_normal  # noqa: E402
 
 sub = subtract
 mul = multiply

@@ -333,6 +333,13 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True):
                     None, op, errors.describe(op, f"Op {op.type} '{op.name}' reads {t.name} of type "
                                               f"{t.dtype.name}, which compiled code cannot hold."))
             inputs.append(ref_of[t])
+        row = registry.REGISTRY.get(op.type)
+        if row is not None and row.session_state is not None:  # its per-session state: a last, mutable input
+            state = session._op_state(op, row.session_state)
+            sid = add_node(op, "Arg", [], {"index": len(args), "kind": "var"}, [state.dtype.name], [state.shape])
+            args.append(_codegen.Arg(len(args), sid, "var"))
+            static_args.append(state)
+            inputs.append(_codegen.Ref(sid, 0))
         nid = add_node(op, op.type, inputs, _codegen_attrs(op), [t.dtype.name for t in op.outputs],
                        [t.shape.as_tuple() for t in op.outputs], after)
         node_of[op] = nid

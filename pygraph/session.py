@@ -85,6 +85,7 @@ class Session:
         self._variables = {}  # VariableV2 Operation -> ndarray (the buffer kernels update in place)
         self._initialized = set()  # VariableV2 Operations that hold a value
         self._folded = {}  # Tensor -> ndarray, constant subgraphs evaluated once per session
+        self._op_states = {}  # Operation -> ndarray, state of stateful kernels (random counters)
         self._plans = {}  # hashable fetch/feed key -> (Plan, rebuild or None)
         self._lock = threading.RLock()
         self._context_stack = []
@@ -110,6 +111,7 @@ class Session:
         self._variables.clear()
         self._initialized.clear()
         self._folded.clear()
+        self._op_states.clear()
 
     def as_default(self):
         return _default_session(self)
@@ -211,6 +213,13 @@ class Session:
 
             return call_single
         return call
+
+    def _op_state(self, op, make):
+        """The per-session state buffer of a stateful op (e.g. a random op's seeds and counter)."""
+        buf = self._op_states.get(op)
+        if buf is None:
+            buf = self._op_states[op] = make(op)
+        return buf
 
     # -- variables
     def _variable_buffer(self, var_op):

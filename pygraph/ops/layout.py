@@ -28,6 +28,10 @@ registry.register("Tile", registry.STRUCTURED, numpy=lambda x, m, op=None: np.ti
 
 def static_ints(value, what):
     """Python ints from a list/array/constant tensor; a tf.shape(x) result gives None (known at run time)."""
+    if isinstance(value, TensorShape):
+        if not value.is_fully_defined():
+            raise ValueError(f"{what} must be fully defined, got {value}.")
+        value = value.as_list()
     if isinstance(value, Tensor):
         if value.op.type == "Const":
             value = value.op.attrs["value"]

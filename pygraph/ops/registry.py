@@ -28,6 +28,8 @@ class OpDef:
     stateful: bool = False
     gradient: Callable | None = None
     not_differentiable: bool = False
+    # op -> ndarray: per-session state the compiled kernel reads and updates in place (random counters)
+    session_state: Callable | None = None
 
 
 REGISTRY: dict[str, OpDef] = {}

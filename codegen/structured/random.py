@@ -1,0 +1,41 @@
+"""Random ops: RandomUniform, RandomStandardNormal, TruncatedNormal, RandomUniformInt.
+
+The front end gives each op a last input: its per-session state buffer {seed, seed2, runs} (int64), which
+the kernel reads for the Philox key and whose run counter it advances (templates/random.h.j2)."""
+
+from __future__ import annotations
+
+from .. import emit
+from . import common
+
+KINDS = {"RandomUniform": "PG_RAND_UNIFORM", "RandomStandardNormal": "PG_RAND_NORMAL",
+         "TruncatedNormal": "PG_RAND_TRUNCATED", "RandomUniformInt": "PG_RAND_INT"}
+
+
+class RandomOp:
+    def __init__(self, op_type):
+        self.kind = KINDS[op_type]
+
+    def dims(self, lw, node, input_dims):
+        return [common.shape_input_dims(lw, node, 0)]
+
+    def kernel(self, lw, kernel, index):
+        node = common.node_of(lw, kernel)
+        out = common.out_buf(lw, node)
+        t = common.ctype(node.dtypes[0])
+        state = lw.buffers[node.inputs[-1]].name
+        n = common.numel(out.dims)
+        lines = [f"// k{index}: {node.op} {node.name} (seed={node.attrs.get('seed')}, seed2={node.attrs.get('seed2')})"]
+        if self.kind == "PG_RAND_INT":
+            lo, hi = common.in_buf(lw, node, 1).name, common.in_buf(lw, node, 2).name
+            lines.append(f"if (!({lo}[0] < {hi}[0])) " + common.fail(node.id, [
+                "Need minval < maxval: ", ("int", f"{lo}[0]"), " >= ", ("int", f"{hi}[0]")]))
+            lines.append(f"pg_random<{t}, {self.kind}>(ctx, {out.name}, {n}, {state}, {lo}[0], "
+                         f"static_cast<uint64_t>({hi}[0]) - static_cast<uint64_t>({lo}[0]));")
+        else:
+            lines.append(f"pg_random<{t}, {self.kind}>(ctx, {out.name}, {n}, {state}, ({t})0, 0);")
+        return common.library(lw, "random.h.j2"), "\n".join(lines)
+
+
+for _op in KINDS:
+    emit.register_structured(_op, RandomOp(_op))

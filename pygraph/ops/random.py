@@ -1,0 +1,124 @@
+"""Random ops with TF1's seed rules: tf.random_uniform, random_normal, truncated_normal, set_random_seed.
+
+Seeds follow tensorflow/python/framework/random_seed.py (get_seed): with a graph seed, an op without a
+seed takes the graph's op count (TF's `_last_id`); an op seed without a graph seed pairs with
+DEFAULT_GRAPH_SEED; neither gives fresh random seeds per session. Each op keeps {seed, seed2, runs} as
+per-session state: every sess.run draws new numbers, a new session starts the sequence again, and the
+same seeds give the same numbers in any session, process or thread count.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import numpy as np
+
+from .. import dtypes
+from ..graph import get_default_graph
+from . import registry
+from .core import convert_to_tensor, make_op, op_scope
+from .layout import static_ints
+from .math import add
+
+DEFAULT_GRAPH_SEED = 87654321
+_MAXINT32 = 2**31 - 1
+FLOATS = (dtypes.float32, dtypes.float64)
+
+
+def _initial_state(op):
+    seed, seed2 = op.attrs["seed"], op.attrs["seed2"]
+    if seed == 0 and seed2 == 0:  # no seed anywhere: nondeterministic, as TF
+        seed, seed2 = secrets.randbits(31) | 1, secrets.randbits(31)
+    return np.array([seed, seed2, 0], dtype=np.int64)
+
+
+for _t in ("RandomUniform", "RandomStandardNormal", "TruncatedNormal", "RandomUniformInt"):
+    registry.register(_t, registry.STRUCTURED, stateful=True).session_state = _initial_state
+
+
+def set_random_seed(seed):
+    """tf.set_random_seed: the graph-level seed of the default graph."""
+    get_default_graph().seed = seed
+
+
+def get_seed(op_seed):
+    """TF1's random_seed.get_seed: the (seed, seed2) pair an op uses."""
+    graph = get_default_graph()
+    global_seed = graph.seed
+    if global_seed is not None:
+        if op_seed is None:
+            op_seed = len(graph._ops)  # TF's graph._last_id: the number of ops created so far
+        seeds = (int(global_seed) % _MAXINT32, int(op_seed) % _MAXINT32)
+    elif op_seed is not None:
+        seeds = (DEFAULT_GRAPH_SEED, int(op_seed) % _MAXINT32)
+    else:
+        seeds = (None, None)
+    if seeds == (0, 0):  # (0, 0) means "nondeterministic" to the kernels
+        return (0, _MAXINT32)
+    return seeds
+
+
+def _shape_tensor(shape):
+    """The shape argument as (tensor input, static dims or None for tf.shape(x))."""
+    dims = static_ints(shape, "the shape of a random op")
+    if dims is None:
+        return shape, None, shape.op.inputs[0].shape
+    if any(d < 0 for d in dims):
+        raise ValueError(f"Shape dimensions must be >= 0, got {dims}")
+    t = convert_to_tensor(np.asarray(dims, np.int32), name="shape")
+    return t, tuple(dims), dims
+
+
+def _random_op(op_type, shape_t, static, out_shape, dtype, seed, inputs=(), name=None):
+    seed1, seed2 = get_seed(seed)
+    attrs = {"shape": static, "dtype": dtype, "seed": seed1 or 0, "seed2": seed2 or 0, "T": dtypes.int32}
+    return make_op(op_type, [shape_t, *inputs], [(dtype, out_shape)], name or op_type, attrs).outputs[0]
+
+
+def _float_dtype(dtype, fn):
+    dtype = dtypes.as_dtype(dtype)
+    if dtype not in FLOATS:
+        raise ValueError(f"Invalid dtype {dtype.name} for {fn}: only float32 and float64 are supported.")
+    return dtype
+
+
+def random_uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=None):
+    """Uniform values in [minval, maxval) (maxval defaults to 1 for floats; required for integers)."""
+    dtype = dtypes.as_dtype(dtype)
+    if dtype not in FLOATS + (dtypes.int32, dtypes.int64):
+        raise ValueError(f"Invalid dtype {dtype.name} for tf.random_uniform.")
+    if maxval is None:
+        if dtype.is_integer:
+            raise ValueError(f"Must specify maxval for integer dtype {dtype.name}")
+        maxval = 1
+    with op_scope(name, "random_uniform", [minval, maxval]) as scope:
+        shape_t, static, out = _shape_tensor(shape)
+        lo = convert_to_tensor(minval, dtype=dtype, name="min")
+        hi = convert_to_tensor(maxval, dtype=dtype, name="max")
+        if dtype.is_integer:
+            seed1, seed2 = get_seed(seed)
+            attrs = {"shape": static, "Tout": dtype, "seed": seed1 or 0, "seed2": seed2 or 0, "T": dtypes.int32}
+            return make_op("RandomUniformInt", [shape_t, lo, hi], [(dtype, out)], scope, attrs).outputs[0]
+        rnd = _random_op("RandomUniform", shape_t, static, out, dtype, seed)
+        return add(rnd * (hi - lo), lo, name=scope)
+
+
+def random_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
+    dtype = _float_dtype(dtype, "tf.random_normal")
+    with op_scope(name, "random_normal", [mean, stddev]) as scope:
+        shape_t, static, out = _shape_tensor(shape)
+        mean_t = convert_to_tensor(mean, dtype=dtype, name="mean")
+        std_t = convert_to_tensor(stddev, dtype=dtype, name="stddev")
+        rnd = _random_op("RandomStandardNormal", shape_t, static, out, dtype, seed)
+        return add(rnd * std_t, mean_t, name=scope)
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
+    """Normal values redrawn until within two standard deviations of the mean."""
+    dtype = _float_dtype(dtype, "tf.truncated_normal")
+    with op_scope(name, "truncated_normal", [mean, stddev]) as scope:
+        shape_t, static, out = _shape_tensor(shape)
+        mean_t = convert_to_tensor(mean, dtype=dtype, name="mean")
+        std_t = convert_to_tensor(stddev, dtype=dtype, name="stddev")
+        rnd = _random_op("TruncatedNormal", shape_t, static, out, dtype, seed)
+        return add(rnd * std_t, mean_t, name=scope)
