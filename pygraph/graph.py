@@ -180,6 +180,10 @@ class Graph:
                 name = name[:-1]
             else:
                 name = self.unique_name(name)
+            if not _VALID_ROOT.match(name):  # TF1's check: a name such as "a b" or "a:b" breaks lookups
+                raise ValueError(f"'{name}' is not a valid node name")
+            if name in self._ops_by_name:  # an exact name (from a scope) that an op already has
+                raise ValueError(f"cannot add op with name {name} as that name is already used")
             controls = list(control_inputs)
             for frame in self._control_dependencies:
                 for c in frame:

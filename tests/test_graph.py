@@ -87,6 +87,25 @@ def test_invalid_nested_scope_name_raises():
                 pass
 
 
+@pytest.mark.parametrize("bad", ["a b", "_x", "a:b", "x*"])
+def test_invalid_op_names_raise(bad):
+    with pytest.raises(ValueError, match=re.escape(f"'{bad}' is not a valid node name")):
+        tf.constant(1, name=bad)
+
+
+def test_valid_op_names():
+    with tf.name_scope("outer"):
+        inner = tf.constant(1, name="_ok")  # inside a scope a name may start with '_'
+    names = [tf.constant(1, name=n).op.name for n in ("ok.name", "x-y", "a/b", "A1>")]
+    assert inner.op.name == "outer/_ok" and names == ["ok.name", "x-y", "a/b", "A1>"]
+
+
+def test_exact_scope_name_taken_by_an_op_raises():
+    tf.add(1, 2, name="s")
+    with pytest.raises(ValueError, match="cannot add op with name s as that name is already used"):
+        tf.add(1, 2, name="s/")
+
+
 def test_op_named_by_its_scope_takes_it_exactly():
     with tf.name_scope("s") as scope:
         t = tf.add(1, 2, name=scope)
