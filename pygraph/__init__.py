@@ -30,6 +30,16 @@ from . import nn  # noqa: E402
 from . import train  # noqa: E402
 from .gradients import AggregationMethod, UnconnectedGradients, gradients  # noqa: E402
 from . import summary  # noqa: E402
+from . import initializers  # noqa: E402
+from .initializers import (  # noqa: E402
+    constant_initializer, glorot_normal_initializer, glorot_uniform_initializer, ones_initializer,
+    random_normal_initializer, random_uniform_initializer, truncated_normal_initializer,
+    variance_scaling_initializer, zeros_initializer,
+)
+from .scopes import (  # noqa: E402
+    AUTO_REUSE, VariableScope, get_local_variable, get_variable, get_variable_scope, variable_op_scope,
+    variable_scope,
+)
 
 # array, reduction, linear-algebra and random ops (after the submodule imports: tf.shape is a function)
 from .ops.array import (  # noqa: E402
