@@ -28,20 +28,25 @@ def _housing(rows=256):
     return np.c_[np.ones((rows, 1)), data].astype(np.float32), raw[:, 8:9].astype(np.float32)
 
 
-def build_regression(learning_rate=0.01, batch_size=32):
-    """The lecture's mini-batch linear regression with manually computed gradients."""
+def build_regression(training="manual", learning_rate=0.01, batch_size=32):
+    """The lecture's mini-batch linear regression, trained with manually computed gradients or with an
+    optimizer (Adam: slot variables and beta powers must survive the round trip too)."""
     X = tf.placeholder(tf.float32, shape=(None, 9), name="X")
     y = tf.placeholder(tf.float32, shape=(None, 1), name="y")
     theta = tf.Variable(np.linspace(-1, 1, 9, dtype=np.float32).reshape(9, 1), name="theta")
-    step = tf.Variable(np.int64(0), name="global_step", trainable=False)
+    step = tf.train.get_or_create_global_step()
     y_pred = tf.matmul(X, theta, name="predictions")
     with tf.name_scope("loss"):
         error = y_pred - y
         mse = tf.reduce_mean(tf.square(error), name="mse")
-    gradients = 2 / batch_size * tf.matmul(tf.transpose(X), error)
-    training_op = tf.group(tf.assign(theta, theta - learning_rate * gradients), tf.assign_add(step, 1),
-                           name="training_op")
-    tf.add_to_collection(tf.GraphKeys.TRAIN_OP, training_op)
+    if training == "manual":
+        gradients = 2 / batch_size * tf.matmul(tf.transpose(X), error)
+        training_op = tf.group(tf.assign(theta, theta - learning_rate * gradients), tf.assign_add(step, 1),
+                               name="training_op")
+        tf.add_to_collection(tf.GraphKeys.TRAIN_OP, training_op)
+    else:  # minimize() adds its op to the TRAIN_OP collection itself
+        optimizer = tf.train.AdamOptimizer(learning_rate=learning_rate * 10)
+        training_op = optimizer.minimize(mse, global_step=step, name="training_op")
     tf.summary.scalar("MSE", mse)
     return X, y, theta, mse, training_op
 
@@ -68,7 +73,7 @@ def _collections_signature(graph):
 
 
 def test_graph_round_trips_op_by_op(tmp_path):
-    X, y, theta, mse, training_op = build_regression()
+    X, y, theta, mse, training_op = build_regression("adam")
     with tf.name_scope("extras"):
         words = tf.constant(["a", "b\u00e9"], name="words")
         counts = tf.reduce_sum(tf.cast(tf.greater(X, 0.0), tf.int32), axis=[0, 1], keepdims=True)
@@ -94,7 +99,8 @@ def test_graph_round_trips_op_by_op(tmp_path):
         saver = tf.train.import_meta_graph(str(path))
         assert _ops_signature(g2) == _ops_signature(graph)
         assert _collections_signature(g2) == _collections_signature(graph)
-        v, step = tf.global_variables()
+        v, step, *adam = tf.global_variables()
+        assert [a.op.name for a in adam] == ["beta1_power", "beta2_power", "theta/Adam", "theta/Adam_1"]
         assert isinstance(v, tf.Variable) and tf.trainable_variables() == [v] and not step.trainable
         assert v.initializer.name == "theta/Assign" and v.value().name == "theta/read:0"
         assert v.initial_value.name == "theta/initial_value:0"
@@ -170,8 +176,9 @@ np.save(sys.argv[1] + ".result.npy", np.append(theta.ravel(), [step, mse]))
 """
 
 
-def test_training_continues_in_a_new_process(tmp_path):
-    X, y, theta, mse, training_op = build_regression()
+@pytest.mark.parametrize("training", ["manual", "adam"])
+def test_training_continues_in_a_new_process(tmp_path, training):
+    X, y, theta, mse, training_op = build_regression(training)
     step = tf.get_default_graph().get_tensor_by_name("global_step:0")
     saver = tf.train.Saver()
     batches = list(_batches(10))

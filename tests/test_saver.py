@@ -226,6 +226,11 @@ def test_corrupt_data_fails_restore_and_changes_no_variable(tmp_path):
         with pytest.raises(tf.errors.DataLossError, match="Checksum does not match"):
             saver.restore(sess, prefix)
         assert list(sess.run(a)) == [9.0] * 4 and list(sess.run(b)) == [1.0, 1.0]
+    with tf.Session() as sess:  # uninitialized variables are read in place, and stay uninitialized
+        with pytest.raises(tf.errors.DataLossError):
+            saver.restore(sess, prefix)
+        with pytest.raises(tf.errors.FailedPreconditionError, match="uninitialized value a"):
+            sess.run(a)
 
 
 _CHILD = """
