@@ -43,6 +43,17 @@ def _session_for(graph, session, what):
     return session
 
 
+def _fetch_key(fetches):
+    """A hashable stand-in for a fetch structure, keeping its types: lists and dicts (TF1's usual
+    `sess.run([train_op, loss])`) are not hashable, and without a key every call would plan again."""
+    t = type(fetches)
+    if t is list or t is tuple or hasattr(fetches, "_fields"):
+        return (t, *[_fetch_key(f) for f in fetches])
+    if isinstance(fetches, dict):
+        return (t, *[(k, _fetch_key(v)) for k, v in fetches.items()])
+    return fetches
+
+
 def _flatten(graph, fetches):
     """(graph elements, rebuild) where rebuild(values) gives results in the fetches' structure."""
     if fetches is None:
@@ -134,7 +145,8 @@ class Session:
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
-        key = (fetches, *feed_dict) if feed_dict else (fetches,)
+        fkey = fetches if type(fetches) is Tensor else _fetch_key(fetches)
+        key = (fkey, *feed_dict) if feed_dict else (fkey,)
         try:
             plan, rebuild = self._plans[key]
         except (KeyError, TypeError):

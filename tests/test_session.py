@@ -226,3 +226,21 @@ def test_reads_under_control_dependencies_see_the_write():
         assert sess.run(doubled) == 10
         assert sess.run(then_add) == 2.5  # (1 * 2) + 0.5: the second write sees the first
         assert sess.run(w) == 2.5
+
+
+def test_list_and_dict_fetches_reuse_their_plan():
+    from pygraph.codegen import toolchain
+
+    a = tf.placeholder(tf.float32, (None,), name="a")
+    b, c = a * 2, a + 1
+    fetch_forms = ([b, c], {"b": b, "c": [c]}, [b, (c, {"k": b})], (b, [c]))
+    with tf.Session() as sess:
+        for fetches in fetch_forms:
+            sess.run(fetches, {a: [1.0]})
+            before = sum(toolchain.stats.values())
+            for v in ([2.0], [3.0, 4.0]):
+                out = sess.run(fetches, {a: v})
+            assert sum(toolchain.stats.values()) == before, fetches  # no new program was looked up
+            assert type(out) is type(fetches)
+        assert sess.run([b, c], {a: [1.0]})[1] == 2.0
+        assert sess.run((b, c), {a: [1.0]})[0] == 2.0  # a tuple of the same tensors is its own plan
