@@ -117,6 +117,72 @@ def test_graph_round_trips_op_by_op(tmp_path):
         assert np.array_equal(a, b)
 
 
+def _every_op_graph():
+    """One or more nodes of every op type pygraph has, built through the public API; returns the tensors
+    to compare between the original and the imported graph."""
+    x = tf.placeholder(tf.float32, (2, 3), name="x")
+    k = tf.placeholder(tf.int32, (None,), name="k")
+    b = tf.placeholder(tf.bool, (2, 3), name="b")
+    pos = tf.abs(x) + 0.5
+    with tf.variable_scope("layer"):
+        w = tf.get_variable("w", (3, 2), initializer=tf.random_uniform_initializer(-1.0, 1.0, seed=3))
+    v = tf.Variable(tf.zeros([2, 3]), name="v")
+    tf.group(tf.assign(v, x), tf.assign_add(v, x), tf.assign_sub(v, x), name="updates")
+    tf.no_op(name="nothing")
+    binary = [tf.add(x, 1.0), tf.subtract(x, 1.0), tf.multiply(x, 2.0), tf.realdiv(x, pos), tf.floordiv(k, 2),
+              tf.floormod(k, 3), tf.pow(pos, 1.5), tf.maximum(x, 0.1), tf.minimum(x, 0.1),
+              tf.squared_difference(x, 1.0), tf.equal(k, 1), tf.not_equal(k, 1), tf.less(x, 0.0),
+              tf.less_equal(x, 0.0), tf.greater(x, 0.0), tf.greater_equal(x, 0.0), tf.logical_and(b, b),
+              tf.logical_or(b, b)]
+    unary = [fn(pos) for fn in (tf.negative, tf.square, tf.sqrt, tf.rsqrt, tf.exp, tf.log, tf.log1p, tf.expm1,
+                                tf.reciprocal, tf.floor, tf.ceil, tf.round, tf.sign, tf.nn.relu, tf.sigmoid,
+                                tf.tanh, tf.softplus, tf.identity, tf.zeros_like, tf.ones_like)]
+    unary.append(tf.logical_not(b))
+    layout = [tf.reshape(x, [3, 2]), tf.expand_dims(x, 0), tf.squeeze(tf.expand_dims(x, 0), [0]),
+              tf.concat([x, x], 1), tf.stack([x, x]), *tf.unstack(x), tf.tile(x, [2, 1]), tf.transpose(x),
+              tf.fill([2, 2], 7.0), tf.range(0, 10, 3), x[:, 1:3], tf.shape(k), tf.size(k), tf.rank(x)]
+    reductions = [tf.reduce_sum(x, 1), tf.reduce_mean(x), tf.reduce_max(x, 0, keepdims=True), tf.reduce_min(x),
+                  tf.reduce_prod(pos, [0, 1]), tf.argmax(x, 1), tf.argmin(x, 0)]
+    misc = [tf.cast(x, tf.int64), tf.add_n([x, x, x]), tf.where(b, x, -x), tf.stop_gradient(x),
+            tf.matmul(x, w), tf.matrix_inverse(tf.matmul(x, x, transpose_b=True) + tf.eye(2)) if hasattr(tf, "eye")
+            else tf.matrix_inverse(tf.matmul(x, x, transpose_b=True) + tf.constant(np.eye(2, dtype=np.float32))),
+            tf.placeholder_with_default(tf.constant([1.5, 2.5]), (2,)),
+            tf.random_uniform([2, 2], seed=1), tf.random_normal([3], seed=2), tf.truncated_normal([2], seed=4),
+            tf.random_uniform([4], 0, 10, dtype=tf.int64, seed=5), tf.constant([b"ab", b""])]
+    grads = tf.gradients(tf.reduce_mean(tf.square(tf.matmul(x, w) - 1.0)) + tf.reduce_sum(x * x), [x, w])
+    merged = tf.summary.merge([tf.summary.scalar("loss", tf.reduce_mean(x)), tf.summary.histogram("x", x)])
+    return binary + unary + layout + reductions + misc + grads + [merged]
+
+
+def _registered_op_types():
+    """The op types pygraph registers on import (asked of a fresh process: tests may register more)."""
+    code = "import pygraph.ops.registry as r, pygraph; print(' '.join(sorted(r.REGISTRY)))"
+    return set(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+               .stdout.split())
+
+
+def test_every_op_type_round_trips(tmp_path):
+    tensors = _every_op_graph()
+    graph = tf.get_default_graph()
+    missing = _registered_op_types() - {op.type for op in graph.get_operations()}
+    assert not missing, f"op types without a node in _every_op_graph (add one there): {sorted(missing)}"
+    feeds = {"x:0": np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -3.0]], np.float32), "k:0": np.arange(5, dtype=np.int32),
+             "b:0": np.array([[True, False, True], [False, False, True]])}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        original = sess.run(tensors, feeds)
+    tf.train.export_meta_graph(str(tmp_path / "all.meta"))
+    with tf.Graph().as_default() as imported:
+        tf.train.import_meta_graph(str(tmp_path / "all.meta"))
+        assert _ops_signature(imported) == _ops_signature(graph)
+        assert _collections_signature(imported) == _collections_signature(graph)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            again = sess.run([t.name for t in tensors], feeds)
+    for t, a, b in zip(tensors, original, again):
+        assert np.array_equal(a, b), t.name
+
+
 def test_imported_names_are_taken(tmp_path):
     tf.Variable(1.0, name="v")
     tf.train.export_meta_graph(str(tmp_path / "g.meta"))
