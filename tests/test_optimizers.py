@@ -1,6 +1,9 @@
 """tf.train optimizers: TF1's update formulas (numpy references of its training_ops kernels), slot
 variables, names, global step, and one compiled program per training step."""
 
+import gzip
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pygraph.codegen import toolchain
@@ -218,3 +221,62 @@ def test_optimizer_errors():
         tf.train.AdagradOptimizer(0.1, initial_accumulator_value=0.0)
     with pytest.raises(ValueError, match="Must specify the optimizer name"):
         tf.train.Optimizer(False, "")
+
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "california_housing"
+
+
+@pytest.fixture(scope="module")
+def housing():
+    """The lecture's scaled California housing data with a bias column (float32)."""
+    with gzip.open(DATA_DIR / "california_housing.csv.gz", "rt") as f:
+        raw = np.loadtxt(f, delimiter=",", skiprows=1)
+    features, target = raw[:, :-1], raw[:, -1:]
+    scaled = (features - features.mean(axis=0)) / features.std(axis=0)
+    return np.c_[np.ones((len(raw), 1)), scaled].astype(np.float32), target.astype(np.float32)
+
+
+def _regression(X_data, y_data):
+    X = tf.constant(X_data, dtype=tf.float32, name="X")
+    y = tf.constant(y_data, dtype=tf.float32, name="y")
+    theta = tf.Variable(tf.random_uniform([X_data.shape[1], 1], -1.0, 1.0, seed=42), name="theta")
+    error = tf.matmul(X, theta, name="predictions") - y
+    return X, theta, error, tf.reduce_mean(tf.square(error), name="mse")
+
+
+def test_gradient_descent_optimizer_equals_the_manual_update():
+    m = 200
+    X_data = np.c_[np.ones((m, 1)), np.random.default_rng(0).normal(size=(m, 3))].astype(np.float32)
+    y_data = (X_data @ [[0.5], [1.0], [-2.0], [0.25]]).astype(np.float32)
+    X, theta, error, mse = _regression(X_data, y_data)
+    manual_step = tf.assign(theta, theta - 0.1 * (2 / m * tf.matmul(tf.transpose(X), error)))
+    optimizer_step = tf.train.GradientDescentOptimizer(0.1).minimize(mse)
+    starts, thetas = [], []
+    for step in (manual_step, optimizer_step):
+        with tf.Session() as sess:  # a new session: the seeded initializer starts from the same values
+            sess.run(tf.global_variables_initializer())
+            starts.append(sess.run(theta))
+            for _ in range(20):
+                sess.run(step)
+            thetas.append(sess.run(theta))
+    np.testing.assert_array_equal(starts[0], starts[1])
+    np.testing.assert_allclose(thetas[1], thetas[0], rtol=1e-5, atol=1e-5)
+    assert np.abs(thetas[0] - starts[0]).max() > 0.1  # it did move
+
+
+def test_momentum_beats_plain_gradient_descent_on_california_housing(housing):
+    X_data, y_data = housing
+    mses = {}
+    for name, make in (("gd", lambda: tf.train.GradientDescentOptimizer(0.01)),
+                       ("momentum", lambda: tf.train.MomentumOptimizer(0.01, 0.9))):
+        with tf.Graph().as_default():
+            _, _, _, mse = _regression(X_data, y_data)
+            train = make().minimize(mse)
+            with tf.Session() as sess:
+                sess.run(tf.global_variables_initializer())
+                start = sess.run(mse)
+                for _ in range(100):
+                    sess.run(train)
+                mses[name] = sess.run(mse)
+        assert mses[name] < start
+    assert mses["momentum"] < mses["gd"], mses

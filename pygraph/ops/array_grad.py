@@ -1,0 +1,105 @@
+"""Gradients of the array and layout ops: reshapes, concat/stack/unstack, tile, fill and the
+broadcasting helpers (TF1's array_grad formulas); shape queries and random ops have none."""
+
+from __future__ import annotations
+
+from . import array, layout, random  # noqa: F401  (the op rows must exist before gradients attach to them)
+from .array import broadcast_to_shape_of, shape, sum_to_shape_of
+from .layout import reshape, stack, unstack
+from .reduce import reduce_sum
+from .registry import NotDifferentiable, RegisterGradient
+
+
+def _reshape_to_input(op, grad):
+    return reshape(grad, shape(op.inputs[0]))
+
+
+@RegisterGradient("Reshape")
+def _reshape_grad(op, grad):
+    return _reshape_to_input(op, grad), None
+
+
+@RegisterGradient("ExpandDims")
+def _expand_dims_grad(op, grad):
+    return _reshape_to_input(op, grad), None
+
+
+@RegisterGradient("Squeeze")
+def _squeeze_grad(op, grad):
+    return [_reshape_to_input(op, grad)]
+
+
+@RegisterGradient("ConcatV2")
+def _concat_grad(op, grad):
+    """Each input gets its slice of the gradient along the concat axis. Sizes along the axis must be
+    known, except for one input (its slice is what the others leave)."""
+    axis = op.get_attr("axis")
+    values = op.inputs[:-1]
+    sizes = [t.shape.as_tuple()[axis] for t in values]
+    if sizes.count(None) > 1:
+        raise NotImplementedError(
+            f"The gradient of ConcatV2 '{op.name}' needs the sizes along axis {axis} of all but one input; "
+            f"{sizes.count(None)} of them are unknown (None).")
+    lead = (slice(None),) * axis
+    out, start = [], 0
+    for k, n in enumerate(sizes):
+        if n is None:  # the unknown one: from here to where the known later inputs begin
+            after = sum(sizes[k + 1:])
+            out.append(grad[lead + (slice(start, -after if after else None),)])
+            start = -after
+            continue
+        stop = start + n
+        if start < 0:  # after the unknown input: count from the end
+            out.append(grad[lead + (slice(start, stop if stop < 0 else None),)])
+        else:
+            out.append(grad[lead + (slice(start, stop),)])
+        start = stop
+    return out + [None]
+
+
+@RegisterGradient("Pack")
+def _pack_grad(op, grad):
+    return unstack(grad, num=len(op.inputs), axis=op.get_attr("axis"))
+
+
+@RegisterGradient("Unpack")
+def _unpack_grad(op, *grads):
+    if any(g is None for g in grads):  # integer outputs: no gradient
+        return [None]
+    return [stack(list(grads), axis=op.get_attr("axis"))]
+
+
+@RegisterGradient("Tile")
+def _tile_grad(op, grad):
+    """Sum the tiled copies: reshape to [m0, d0, m1, d1, ...] and reduce over the multiples' axes."""
+    multiples = op.get_attr("multiples")
+    if all(m == 1 for m in multiples):
+        return grad, None
+    x = op.inputs[0]
+    split = []
+    for d, m in zip(x.shape.as_tuple(), multiples):
+        split += [m, -1 if d is None else d]
+    if split.count(-1) > 1:
+        raise NotImplementedError(f"The gradient of Tile '{op.name}' needs all but one dimension of its input "
+                                  f"known; the input has shape {x.shape}.")
+    summed = reduce_sum(reshape(grad, split), list(range(0, len(split), 2)))
+    return summed, None
+
+
+@RegisterGradient("Fill")
+def _fill_grad(op, grad):
+    return None, reduce_sum(grad)
+
+
+@RegisterGradient("SumToShape")
+def _sum_to_shape_grad(op, grad):
+    return broadcast_to_shape_of(grad, op.inputs[0]), None
+
+
+@RegisterGradient("BroadcastLike")
+def _broadcast_like_grad(op, grad):
+    return sum_to_shape_of(grad, op.inputs[0]), None
+
+
+for _t in ("Shape", "Size", "Range", "RandomUniform", "RandomStandardNormal", "TruncatedNormal", "RandomUniformInt"):
+    NotDifferentiable(_t)
