@@ -261,3 +261,29 @@ def test_training_continues_in_a_new_process(tmp_path, training):
     got = np.load(prefix + ".result.npy")
     assert got[-2] == 10
     np.testing.assert_array_equal(got, expected)
+
+
+def test_saver_settings_and_scopes_travel_with_the_meta_graph(tmp_path):
+    with tf.name_scope("net"):
+        theta = tf.Variable(np.array([1.0, 2.0], np.float32), name="theta")
+    tf.Variable(0.0, name="other")
+    saver = tf.train.Saver({"weights": theta}, max_to_keep=3, pad_step_number=True)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        prefix = saver.save(sess, str(tmp_path / "m"), global_step=1)
+    assert prefix.endswith("m-00000001")
+    tf.train.export_meta_graph(str(tmp_path / "net.meta"), export_scope="net")
+    with tf.Graph().as_default():
+        restored = tf.train.import_meta_graph(prefix + ".meta", import_scope="copy")
+        sd = restored.as_saver_def()
+        assert (sd.max_to_keep, sd.pad_step_number, sd.var_names) == (3, True, {"weights": "copy/net/theta"})
+        with tf.Session() as sess:
+            restored.restore(sess, prefix)
+            assert list(sess.run("copy/net/theta:0")) == [1.0, 2.0]
+        with pytest.raises(TypeError, match="input_map"):
+            tf.train.import_meta_graph(prefix + ".meta", input_map={})
+    with tf.Graph().as_default():  # export_scope keeps the scope's ops only, with the scope stripped
+        restored = tf.train.import_meta_graph(str(tmp_path / "net.meta"))
+        assert [op.name for op in tf.get_default_graph().get_operations()] == [
+            "theta/initial_value", "theta", "theta/Assign", "theta/read"]
+        assert restored.as_saver_def().var_names == {"theta": "theta"}

@@ -45,8 +45,12 @@ def _strip(name, scope):
     return name[len(scope) + 1:]
 
 
+_OUTSIDE = object()
+
+
 def _encode_item(item, scope, where):
-    """A collection item as {"variable"|"tensor"|"op"|"value": ...}, or None when it cannot be stored."""
+    """A collection item as {"variable"|"tensor"|"op"|"value": ...}; _OUTSIDE for graph elements outside
+    the export scope (left out, as TF does), None when it cannot be stored."""
     Variable = _variable_class()
     try:
         if isinstance(item, Variable):
@@ -56,7 +60,7 @@ def _encode_item(item, scope, where):
         if isinstance(item, Operation):
             return {"op": _strip(item.name, scope)}
     except ValueError:
-        return None
+        return _OUTSIDE
     if item is None or isinstance(item, (bool, int, float, str)):
         return {"value": item}
     if isinstance(item, bytes):
@@ -94,6 +98,8 @@ def meta_graph_document(graph, saver=None, collection_list=None, export_scope=No
         items = []
         for item in graph.get_collection(key):
             encoded = _encode_item(item, export_scope, f"collection {key!r}")
+            if encoded is _OUTSIDE:
+                continue
             if encoded is None:
                 _log.warning("Issue encountered when serializing %s: an item of type %s cannot be stored in a "
                              "meta graph; the collection is left out.", key, type(item).__name__)
@@ -120,7 +126,8 @@ def meta_graph_document(graph, saver=None, collection_list=None, export_scope=No
 def _saver_settings(saver, scope):
     if saver is None:
         return None
-    settings = saver.as_saver_def().to_dict()
+    saver_def = saver.as_saver_def() if hasattr(saver, "as_saver_def") else saver
+    settings = saver_def.to_dict()
     try:
         settings["var_names"] = {k: _strip(v, scope) for k, v in settings["var_names"].items()}
     except ValueError:
@@ -188,6 +195,9 @@ def check_document(doc, source):
 def import_meta_graph(meta_graph_or_file, clear_devices=False, import_scope=None, **kwargs):
     """Rebuild a meta graph (a file name, or a document returned by export_meta_graph) into the default
     graph. Returns the stored Saver settings (var_names mapped into the graph) or None."""
+    if kwargs:
+        raise TypeError(f"import_meta_graph() does not support {', '.join(sorted(kwargs))} (input_map and "
+                        "return_elements are not implemented)")
     if isinstance(meta_graph_or_file, dict):
         check_document(meta_graph_or_file, "the meta graph document")
         doc, arrays = meta_graph_or_file, meta_graph_or_file.get("arrays")

@@ -343,7 +343,7 @@ def import_meta_graph(meta_graph_or_file, clear_devices=False, import_scope=None
 def export_meta_graph(filename=None, meta_info_def=None, graph_def=None, saver_def=None, collection_list=None,
                       as_text=False, graph=None, export_scope=None, clear_devices=False,
                       clear_extraneous_savers=False, strip_default_attrs=False, save_debug_info=False, **kwargs):
-    return meta_graph.export_meta_graph(filename=filename, graph=graph, saver=None,
+    return meta_graph.export_meta_graph(filename=filename, graph=graph, saver=saver_def,
                                         collection_list=collection_list, export_scope=export_scope)
 
 
