@@ -299,3 +299,21 @@ def test_integer_true_division_gives_float64():
     with tf.Session() as sess:
         r = sess.run(q)
     assert r == 3.5 and type(r) is np.float64
+
+
+def test_operators_on_variables_and_numpy_left_operands():
+    v = tf.Variable([1.0, 2.0], name="v")
+    t = tf.constant([3.0, 4.0])
+    left = np.array([10.0, 20.0], np.float32)
+    built = [v + 1, 1 - v, -v, abs(v), v ** 2, 2 ** v, v // 1.5, v % 1.5, v / 2, left + v, left * t,
+             np.float32(3) - v, left < v]
+    assert all(isinstance(b, tf.Tensor) for b in built)  # numpy defers to our operators
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        got = sess.run(built)
+    a = np.array([1.0, 2.0], np.float32)
+    want = [a + 1, 1 - a, -a, abs(a), a ** 2, 2 ** a, np.floor(a / np.float32(1.5)), np.mod(a, np.float32(1.5)),
+            a / 2, left + a, left * np.float32([3, 4]), 3 - a, left < a]
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    assert (v == v) is True and (v != v) is False

@@ -95,6 +95,9 @@ def group(*inputs, name=None):
 class Variable:
     """tf.Variable (TF1 reference variable): a VariableV2 node, its `Assign` initializer and `read` value."""
 
+    # numpy must defer to our operators (np_array + variable builds an op), as for Tensor
+    __array_priority__ = 100
+
     def __init__(self, initial_value=None, trainable=True, collections=None, validate_shape=True,
                  caching_device=None, name=None, variable_def=None, dtype=None, expected_shape=None,
                  import_scope=None, constraint=None, use_resource=None, synchronization=None,
