@@ -205,6 +205,13 @@ class Session:
         normalisation."""
         elements, rebuild = _flatten(self._graph, fetches)
         feeds = [self._feed_tensor(f) for f in (feed_list or [])]
+        if any(t.shape.ndims is None for t in feeds):  # the rank is known only from the values fed
+            def call_by_run(*values):
+                if len(values) != len(feeds):
+                    raise TypeError(f"Callable expects {len(feeds)} feed values, got {len(values)}")
+                return self.run(fetches, dict(zip(feeds, values)))
+
+            return call_by_run
         plan = build_plan(self, elements, feeds, None)
         single = not isinstance(fetches, (list, tuple, dict))
 

@@ -244,3 +244,15 @@ def test_list_and_dict_fetches_reuse_their_plan():
             assert type(out) is type(fetches)
         assert sess.run([b, c], {a: [1.0]})[1] == 2.0
         assert sess.run((b, c), {a: [1.0]})[0] == 2.0  # a tuple of the same tensors is its own plan
+
+
+def test_make_callable_with_a_placeholder_of_unknown_rank():
+    u = tf.placeholder(tf.float32, name="u")
+    with tf.Session() as sess:
+        double = sess.make_callable(u * 2, feed_list=[u])
+        both = sess.make_callable([u + 1, u * 2], feed_list=["u:0"])
+        assert double(3.0) == 6.0
+        np.testing.assert_array_equal(double([[1.0, 2.0]]), [[2.0, 4.0]])
+        np.testing.assert_array_equal(both([1.0])[1], [2.0])
+        with pytest.raises(TypeError, match="expects 1 feed values"):
+            double()
