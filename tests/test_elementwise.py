@@ -363,3 +363,28 @@ def test_run_time_broadcast_error_leaves_program_usable():
         with pytest.raises(errors.InvalidArgumentError, match=r"Incompatible shapes: \[2,3\] vs. \[4,3\]"):
             sess.run(s, {a: np.ones((2, 3)), b: np.ones((4, 3))})
         assert sess.run(s, {a: np.ones((4, 3)), b: np.ones((1, 3))}).shape == (4, 3)
+
+
+@pytest.fixture(scope="module")
+def rank4_program():
+    def build():
+        x = tf.placeholder(tf.float32, (None,) * 4, name="x")
+        y = tf.placeholder(tf.float32, (None,) * 4, name="y")
+        z = tf.placeholder(tf.float32, (None, None), name="z")
+        return {"x": x, "y": y, "z": z}, [x + y, tf.maximum(x, y) * z, tf.where(x < y, x - z, y), -x]
+
+    return Program(build)
+
+
+@given(hnp.mutually_broadcastable_shapes(num_shapes=3, min_dims=4, max_dims=4, max_side=4)
+       .map(lambda s: (s.input_shapes[0], s.input_shapes[1], s.input_shapes[2][2:])),  # z: the last 2 dims
+       st.integers(0, 2**31 - 1))
+def test_rank4_run_time_broadcasting(rank4_program, shapes, seed):
+    xs, ys, zs = shapes
+    rng = np.random.default_rng(seed)
+    x, y, z = (rng.standard_normal(s).astype(np.float32) for s in (xs, ys, zs))
+    got = rank4_program.run(x=x, y=y, z=z)
+    want = [x + y, np.maximum(x, y) * z, np.where(x < y, x - z, y), -x]
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        np.testing.assert_array_equal(g, w)
