@@ -388,3 +388,26 @@ def test_rank4_run_time_broadcasting(rank4_program, shapes, seed):
     for g, w in zip(got, want):
         assert g.shape == w.shape
         np.testing.assert_array_equal(g, w)
+
+
+def test_large_arrays_split_over_threads():
+    """Above the parallel grain, loops run in chunks on the thread pool: flat, broadcast and error paths."""
+    a = tf.placeholder(tf.float32, (None, None), name="a")
+    b = tf.placeholder(tf.float32, (None,), name="b")
+    i = tf.placeholder(tf.int32, (None,), name="i")
+    j = tf.placeholder(tf.int32, (None,), name="j")
+    flat = tf.tanh(a * 2.0) - a
+    bcast = tf.maximum(a, b) + b * a
+    rng = np.random.default_rng(7)
+    av = rng.standard_normal((1200, 333)).astype(np.float32)
+    bv = rng.standard_normal(333).astype(np.float32)
+    with tf.Session() as sess:
+        got_flat, got_bcast = sess.run([flat, bcast], {a: av, b: bv})
+        np.testing.assert_allclose(got_flat, np.tanh(av * np.float32(2)) - av, rtol=1e-6, atol=1e-6)
+        np.testing.assert_array_equal(got_bcast, np.maximum(av, bv) + bv * av)
+        iv = np.arange(1, 400001, dtype=np.int32)
+        jv = np.full_like(iv, 3)
+        np.testing.assert_array_equal(sess.run(i // j, {i: iv, j: jv}), iv // 3)
+        jv[-1] = 0  # the last chunk fails: the error must still surface
+        with pytest.raises(errors.InvalidArgumentError, match="Integer division by zero"):
+            sess.run(i // j, {i: iv, j: jv})
