@@ -84,7 +84,7 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
             _set_grad(grads, y, gy)
         for op in sorted(between, key=lambda o: o._id, reverse=True):
             out_grads = _aggregate(grads, op)
-            in_grads = _op_gradients(op, out_grads, op not in stop_ops, gate_gradients)
+            in_grads = _op_gradients(op, out_grads, op not in stop_ops, gate_gradients, between)
             for i, (t_in, in_grad) in enumerate(zip(op.inputs, in_grads)):
                 if in_grad is None:
                     continue
@@ -173,8 +173,12 @@ def _aggregate(grads, op):
     return out
 
 
-def _op_gradients(op, out_grads, differentiate, gate):
-    """Input gradients of one op: its registered function under `<op name>_grad/`, or Nones."""
+def _op_gradients(op, out_grads, differentiate, gate, between):
+    """Input gradients of one op: its registered function under `<op name>_grad/`, or Nones.
+
+    Gradients for inputs outside the xs-to-ys subgraph can reach no x: they are dropped before gating, so
+    the gate does not force computing them (TF computes them anyway; the returned gradients are the same).
+    """
     if not differentiate or all(gr is None for gr in out_grads):
         return [None] * len(op.inputs)
     row = registry.REGISTRY.get(op.type)
@@ -192,6 +196,7 @@ def _op_gradients(op, out_grads, differentiate, gate):
         if len(in_grads) != len(op.inputs):
             raise ValueError(f"Num gradients {len(in_grads)} generated for op {op.name} (type {op.type}) do not "
                              f"match num inputs {len(op.inputs)}")
+        in_grads = [gr if t.op in between else None for t, gr in zip(op.inputs, in_grads)]
         if gate and sum(gr is not None for gr in in_grads) > 1:
             in_grads = gated(in_grads)
     return in_grads
