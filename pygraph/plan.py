@@ -263,6 +263,10 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True):
                 f"Pass it in feed_dict, e.g. sess.run(..., feed_dict={{{op.name}: value}}).")
 
     folded_ops = fold_constants(session, needed, fed, fetch_tensors) if fold else set()
+    if folded_ops:  # drop what only fed the folded values, or the kernel recomputes it on every run
+        boundary = {**fed, **{t: None for op in folded_ops for t in op.outputs}}
+        kept = set(prune(fetch_tensors, targets, boundary)) | folded_ops
+        needed = [op for op in needed if op in kept]
     host_ops = [op for op in needed if registry.REGISTRY.get(op.type) and registry.lookup(op.type).kind == "host"]
     host_set = set(host_ops)
 

@@ -46,3 +46,13 @@ def test_placeholder_with_default_is_not_folded_and_can_be_fed():
         np.testing.assert_array_equal(sess.run(y), [10.0, 20.0])
         np.testing.assert_array_equal(sess.run(y, {d: [3.0, 4.0]}), [30.0, 40.0])
         np.testing.assert_array_equal(sess.run(y), [10.0, 20.0])
+
+
+def test_ops_behind_a_folded_value_are_not_recomputed():
+    a = tf.constant(np.arange(6, dtype=np.float32).reshape(2, 3))
+    doubled = a * 2
+    b = doubled + 1
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(b), np.arange(6).reshape(2, 3) * 2 + 1)
+        plan, _ = sess._plans[(b,)]
+        assert a.op not in plan.node_ops and doubled.op not in plan.node_ops  # only the folded value is read
