@@ -305,7 +305,30 @@ def test_without_tensorboard_ops_build_but_writer_says_what_to_install(monkeypat
 
 # -- GraphDef export
 
-def test_graph_def_nodes_inputs_and_attrs():
+def _served_graph(logdir, run):
+    """The graph as TensorBoard's Graphs plugin serves it to the browser (a GraphDef in text format)."""
+    from google.protobuf import text_format
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.compat.proto import graph_pb2
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.graph import graphs_plugin
+
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(logdir))
+    multiplexer.Reload()
+    provider = data_provider.MultiplexerDataProvider(multiplexer, str(logdir))
+    plugin = graphs_plugin.GraphsPlugin(base_plugin.TBContext(data_provider=provider, logdir=str(logdir)))
+    ctx = context.RequestContext()
+    assert plugin.info_impl(ctx, experiment="")[run]["run_graph"]
+    body, mime = plugin.graph_impl(ctx, run, tag=None, is_conceptual=False, experiment="", limit_attr_size=1024,
+                                   large_attrs_key="_too_large_attrs")
+    assert mime == "text/x-protobuf"
+    return text_format.Parse(body, graph_pb2.GraphDef())
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # tensorboard's vendored html5lib
+def test_graph_def_nodes_inputs_and_attrs(tmp_path):
     x = tf.placeholder(tf.float32, (None, 3), name="X")
     w = tf.Variable(np.arange(3, dtype=np.float32), name="weights")
     big = tf.constant(np.zeros(5000, np.float32), name="big")
@@ -342,3 +365,7 @@ def test_graph_def_nodes_inputs_and_attrs():
     assert [n.name for n in tf.get_default_graph().as_graph_def(from_version=version).node] == ["later"]
     with tf.Session() as sess:
         assert len(sess.graph_def.node) == len(graph_def.node) + 1
+    tf.summary.FileWriter(str(tmp_path / "run1"), tf.get_default_graph()).close()
+    served = _served_graph(tmp_path, "run1")
+    assert [n.name for n in served.node] == [op.name for op in tf.get_default_graph().get_operations()]
+    assert list({n.name: n for n in served.node}["after"].input) == ["loss/mse", "^weights/Assign"]
