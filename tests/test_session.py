@@ -256,3 +256,14 @@ def test_make_callable_with_a_placeholder_of_unknown_rank():
         np.testing.assert_array_equal(both([1.0])[1], [2.0])
         with pytest.raises(TypeError, match="expects 1 feed values"):
             double()
+
+
+def test_strings_come_back_as_bytes():
+    s = tf.placeholder(tf.string, (None,), name="s")
+    with tf.Session() as sess:
+        hello = sess.run(tf.constant("hello"))
+        assert hello == b"hello" and type(hello) is bytes
+        words = sess.run(tf.constant(["a", "bé"]))
+        assert words.dtype == object and words.tolist() == [b"a", "bé".encode()]
+        fed = sess.run(s, {s: ["x", b"y"]})
+        assert fed.tolist() == [b"x", b"y"]
