@@ -20,7 +20,7 @@ import pygraph as tf  # noqa: E402
 try:  # keep hypothesis runs short and deterministic: each example reuses one compiled program
     from hypothesis import HealthCheck, settings
 
-    settings.register_profile("pygraph", max_examples=25, deadline=None, derandomize=True,
+    settings.register_profile("pygraph", max_examples=25, deadline=None, derandomize=True, database=None,
                               suppress_health_check=[HealthCheck.too_slow])
     settings.load_profile("pygraph")
 except ImportError:  # hypothesis is a test extra; tests that need it import-skip
