@@ -61,8 +61,16 @@ def _compiler():
         return f"{cxx}: not found"
 
 
+def load_average():
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
 def header(threads, interpreters):
     return dict(
+        load_start=load_average(),
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         cpu=_cpu_model(), cores=os.cpu_count(), memory_gib=_memory_gib(),
         os=f"{platform.system()} {platform.release()} {platform.machine()}",

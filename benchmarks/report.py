@@ -44,18 +44,22 @@ def _header_lines(results):
     h = results["header"]
     info = results["info"]
     versions = ", ".join(f"{fw} {info[fw].get('version', '?')}" for fw in results["frameworks"] if fw in info)
-    blas = []
+    pools = {}  # one line per distinct OpenBLAS build, naming the processes that loaded it
     for fw, i in info.items():
         for pool in i.get("blas") or []:
             if isinstance(pool, dict) and pool.get("internal_api") == "openblas":
-                blas.append(f"{fw}: {pool.get('prefix')} {pool.get('version')} core {pool.get('architecture')}, "
-                            f"{pool.get('num_threads')} threads")
+                key = (f"{pool.get('prefix')} {pool.get('version')}: core {pool.get('architecture')}, "
+                       f"{pool.get('num_threads')} threads")
+                pools.setdefault(key, []).append(fw)
+    blas = [f"{key} ({', '.join(fws)})" for key, fws in pools.items()]
     so = info.get("pygraph", {}).get("scipy_openblas32")
     if isinstance(so, dict):
-        blas.append(f"pygraph kernels: {so['library']} core {so['corename']}, {so['num_threads']} threads")
+        blas.append(f"pygraph's BLAS kernels call {so['library']}: core {so['corename']}, {so['num_threads']} threads")
     lines = [
         f"- Date: {h['date']}{' (quick mode: times are not meaningful)' if results['quick'] else ''}",
         f"- Machine: {h['cpu']}, {h['cores']} cores, {h['memory_gib']} GiB, {h['os']}; {h['compiler']}",
+        f"- Load average (1 min) at start / end: {h.get('load_start', '?')} / {h.get('load_end', '?')} "
+        "(other work on the machine inflates max and, when large, the median)",
         f"- Versions: {versions}",
         "- Python: " + ", ".join(f"{fw} {v['python']}" for fw, v in h["interpreters"].items()),
         f"- Threads: {h['threads']} for every framework (" + ", ".join(f"{k}={v}" for k, v in h["thread_env"].items())
@@ -102,7 +106,8 @@ def markdown(results):
 
 
 def chart(results, path):
-    """Horizontal bars, log scale: each framework's median / numpy's, per timed row."""
+    """Horizontal bars, log scale: each framework's median / numpy's, per timed row (numpy-only rows and
+    W8's first-result rows, where numpy builds nothing, are left out)."""
     try:
         import matplotlib
 
@@ -111,8 +116,9 @@ def chart(results, path):
     except ImportError:
         return False
     fws = [fw for fw in results["frameworks"] if fw != "numpy"]
-    rows = [r for r in ROWS if results["cells"][r.id].get("numpy", {}).get("status") == "ok"]
-    fig, ax = plt.subplots(figsize=(9, 0.55 * len(rows) * max(1, len(fws)) / 2 + 1.5))
+    rows = [r for r in ROWS if results["cells"][r.id].get("numpy", {}).get("status") == "ok"
+            and not r.only and "numpy" not in r.not_a_peer]  # only rows where numpy is a fair yardstick
+    fig, ax = plt.subplots(figsize=(9, 0.16 * len(rows) * max(1, len(fws)) + 1.5))
     height = 0.8 / max(1, len(fws))
     for k, fw in enumerate(fws):
         ys, xs = [], []
@@ -124,7 +130,7 @@ def chart(results, path):
         ax.barh(ys, xs, height=height, label=fw)
     ax.set_xscale("log")
     ax.axvline(1.0, color="black", linewidth=0.8)
-    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(rows))], [r.title[:48] for r in rows], fontsize=7)
+    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(rows))], [r.title[:60] for r in rows], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("time / numpy's time (log scale; < 1 is faster than numpy)")
     ax.legend(fontsize=7)

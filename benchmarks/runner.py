@@ -99,6 +99,7 @@ def run(frameworks, peers_python, threads, quick, work):
         for row_id, cell in cells.items():
             results["cells"][row_id][fw] = cell
         print(f"{fw}: done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    results["header"]["load_end"] = machine.load_average()
     return results
 
 
