@@ -129,12 +129,11 @@ class Saver:
             if var_list is None:
                 var_list = self._graph.get_collection("variables")
             self._names = _names_to_ops(var_list) if var_list else {}
-        if not self._names:
-            if not sd.allow_empty:
-                raise ValueError("No variables to save")
-            self._is_empty = True
-        else:
-            self._is_empty = False
+        if not self._names and not sd.allow_empty:
+            raise ValueError("No variables to save")
+        self._is_empty = not self._names
+        if self._names:  # the variables' graph, which need not be the default one
+            self._graph = next(iter(self._names.values())).graph
         sd.var_names = {k: op.name for k, op in self._names.items()}
         self._next_checkpoint_time = time.time() + sd.keep_checkpoint_every_n_hours * 3600
 
