@@ -40,6 +40,13 @@ def ratio_to_best_peer(row, cells, frameworks):
     return mine["median"] / min(peers)
 
 
+def _best_peer(row, results):
+    cells = results["cells"][row.id]
+    peers = [(c["median"], fw) for fw, c in cells.items()
+             if fw != "pygraph" and fw not in row.not_a_peer and c["status"] == "ok"]
+    return min(peers)[1] if peers else "—"
+
+
 def _header_lines(results):
     h = results["header"]
     info = results["info"]
@@ -90,6 +97,12 @@ def markdown(results):
         ratio_text = f"{ratio:.2f}" if ratio is not None else "—"
         body = " | ".join(_cell(cells.get(fw, dict(status="n/a")), row.unit) for fw in fws)
         lines.append(f"| {row.title} | {UNIT_LABEL[row.unit]} | {body} | {ratio_text} |")
+    behind = sorted(((ratio_to_best_peer(r, results["cells"][r.id], fws), r) for r in ROWS), key=lambda p: -(p[0] or 0))
+    behind = [(ratio, row) for ratio, row in behind[:3] if ratio is not None and ratio > 1]
+    if behind:
+        lines += ["", "Furthest behind the best peer: " + "; ".join(
+            f"{row.title.split(':')[0].split(' `')[0]} ({ratio:.2f}x, best: {_best_peer(row, results)})"
+            for ratio, row in behind) + "."]
     lines += ["", "Checked answers (computed in float64 from each framework's result):", "",
               "| answer | " + " | ".join(fws) + " |", "|---|" + "---|" * len(fws)]
     for row_id, title in ANSWER_ROWS.items():
