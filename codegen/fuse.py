@@ -6,7 +6,7 @@ from __future__ import annotations
 import heapq
 
 from . import emit
-from .ir import Kernel
+from .ir import Kernel, Ref
 
 
 def schedule(req):
@@ -74,3 +74,64 @@ def fuse(req, order, dims):
 
 def _read_after(nodes, kernels, k, var_node):
     return any(r.node == var_node for kern in kernels[k + 1:] for j in kern.nodes for r in nodes[j].inputs)
+
+
+# Reductions whose emitter can compute its input on the fly (kernel.data["prologue"]).
+REDUCTIONS_WITH_PROLOGUE = {"Sum", "Mean", "Max", "Min", "Prod", "SumToShape"}
+
+
+def fuse_into_reductions(lw, kernels):
+    """Moves the elementwise nodes that only feed a reduction into the reduction's kernel, which then
+    computes them per element instead of reading a materialised temporary (kernel.data["prologue"], in
+    topological order). Only nodes whose every reader is in the moved set or the reduction move, so
+    nothing else loses a value; their inputs must be of the loop's own shape or scalars (flat reads)."""
+    nodes, outputs = lw.nodes, set(lw.req.outputs)
+    readers = {}
+    for n in nodes:
+        for r in n.inputs:
+            readers.setdefault(r, set()).add(n.id)
+    written = {n.inputs[0].node for n in nodes if n.op in emit.WRITES_INPUT0}
+    home = {i: kern for kern in kernels for i in kern.nodes}
+    changed = False
+    for kern in kernels:
+        if kern.kind not in REDUCTIONS_WITH_PROLOGUE:
+            continue
+        red = nodes[kern.nodes[0]]
+        alias = getattr(emit.STRUCTURED.get(red.op), "alias", None)
+        if alias is not None and alias(lw, red) is not None:
+            continue  # nothing to reduce: the input itself is the result
+        root = red.inputs[0]
+        group = home.get(root.node)
+        if group is None or group.kind != "elementwise" or root.index != 0:
+            continue
+        loop = tuple(lw.dims[root])
+        cone, stack = set(), [root.node]
+        while stack:
+            i = stack.pop()
+            node, ref = nodes[i], Ref(i, 0)
+            if (i in cone or home.get(i) is not group or ref in outputs or node.after
+                    or node.op in emit.WRITES_INPUT0 or _sets_error_flag(node)
+                    or not readers.get(ref, set()) <= cone | {red.id}):
+                continue
+            ins = [r for r in node.inputs if nodes[r.node].op != "Const"]
+            if any(tuple(lw.dims[r]) not in (loop, (1,) * len(lw.dims[r])) or r.node in written for r in ins):
+                continue
+            cone.add(i)
+            stack.extend(r.node for r in node.inputs if home.get(r.node) is group)
+        if root.node not in cone:
+            continue
+        group.nodes = [i for i in group.nodes if i not in cone]
+        kern.data["prologue"] = sorted(cone)  # node ids are topological
+        changed = True
+    if not changed:
+        return kernels, None
+    kernels = [k for k in kernels if k.nodes]
+    kernel_of = {}
+    for idx, k in enumerate(kernels):
+        for i in k.nodes + k.data.get("prologue", []):
+            kernel_of[i] = idx
+    return kernels, kernel_of
+
+
+def _sets_error_flag(node):
+    return node.op in ("FloorDiv", "FloorMod", "Pow") and emit.CXX[node.dtypes[0]] not in emit.FLOATS

@@ -17,7 +17,7 @@ from . import (
     toolchain,
 )
 from .dims import DimTable, broadcast, cxx_dims, is_scalar, numel_expr
-from .fuse import fuse, schedule
+from .fuse import fuse, fuse_into_reductions, schedule
 from .ir import Buffer, Program, Ref
 
 # elementwise loops split over threads in chunks of at least this many elements
@@ -70,11 +70,14 @@ def compile_request(req, debug=0):
     order = schedule(req)
     infer_dims(lw, order)
     kernels, kernel_of = fuse(req, order, {(r.node, r.index): d for r, d in lw.dims.items()})
+    kernels, moved = fuse_into_reductions(lw, kernels)
+    kernel_of = moved or kernel_of
     plan_buffers(lw, kernels, kernel_of)
     blocks = [build_kernel(lw, k, i) for i, k in enumerate(kernels)]
     program = Program(req, lw.dims, lw.table.code, lw.buffers, kernels, lw.scratch_slots)
     source = render.module(program, lw.prologue, lw.allocs, blocks)
-    summary = [f"k{i} {k.kind}: " + ", ".join(f"{lw.nodes[j].op}({lw.nodes[j].name})" for j in k.nodes)
+    summary = [f"k{i} {k.kind}: " + ", ".join(f"{lw.nodes[j].op}({lw.nodes[j].name})"
+                                              for j in k.data.get("prologue", []) + k.nodes)
                for i, k in enumerate(kernels)]
     if debug >= 1:
         print(f"[pygraph] {req.label}: {len(kernels)} kernel(s)", file=sys.stderr)

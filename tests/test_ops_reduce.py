@@ -151,3 +151,51 @@ def test_names_aliases_and_errors():
         tf.reduce_max(x, axis=2)
     with pytest.raises(TypeError, match="bool"):
         tf.reduce_sum(tf.constant([True]))
+
+
+def _kernels(capfd):
+    """The kernel summary lines PYGRAPH_DEBUG=1 printed for the programs compiled since the last call."""
+    return [line for line in capfd.readouterr().err.splitlines() if line.startswith("[pygraph]   k")]
+
+
+def test_elementwise_producers_fuse_into_reductions(monkeypatch, capfd):
+    monkeypatch.setenv("PYGRAPH_DEBUG", "1")
+    x = tf.placeholder(tf.float32, [None, 3, 4])
+    n = tf.placeholder(tf.int32, [None])
+    d = x - 0.5
+    outs = [tf.reduce_mean(tf.square(d)), tf.reduce_sum(x * 2.0 + 1.0, axis=[0, 2]),
+            tf.reduce_max(-x, axis=1, keepdims=True), tf.reduce_prod(tf.abs(x) + 1.0, axis=-1),
+            tf.reduce_sum(n * 3 - 1), tf.reduce_sum(n // 2)]
+    xv = rng.standard_normal((50, 3, 4)).astype(np.float32)
+    nv = rng.integers(-9, 9, 50).astype(np.int32)
+    with tf.Session() as sess:
+        got = sess.run(outs, {x: xv, n: nv})
+        lines = _kernels(capfd)
+        # the square, affine, negation and abs+1 chains are computed inside their reductions
+        assert not any(line.split(" ")[4].startswith("elementwise") and ("Square" in line or "Neg" in line)
+                       for line in lines), lines
+        assert any("Square(Square), Mean(Mean)" in line for line in lines), lines
+        # integer floor division may fail: it keeps its own loop (with the error check)
+        assert any("elementwise" in line and "FloorDiv" in line for line in lines), lines
+        x64 = xv.astype(np.float64)
+        np.testing.assert_allclose(got[0], np.mean((x64 - 0.5) ** 2), rtol=1e-6)
+        np.testing.assert_allclose(got[1], (x64 * 2 + 1).sum(axis=(0, 2)), rtol=1e-6)
+        np.testing.assert_array_equal(got[2], (-xv).max(axis=1, keepdims=True))
+        np.testing.assert_allclose(got[3], (np.abs(x64) + 1).prod(axis=-1), rtol=1e-5)
+        assert got[4] == np.sum(nv * 3 - 1) and got[5] == np.sum(nv // 2)
+        # a producer that is also fetched stays materialised (and both results agree)
+        total, dv = sess.run([tf.reduce_sum(d), d], {x: xv})
+        np.testing.assert_allclose(total, (x64 - 0.5).sum(), rtol=1e-5)
+        np.testing.assert_array_equal(dv, xv - 0.5)
+
+
+def test_fusion_keeps_variable_reads_before_writes():
+    v = tf.Variable([1.0, 2.0, 3.0])
+    total = tf.reduce_sum(v * 2.0)
+    with tf.control_dependencies([total]):
+        bump = tf.assign_add(v, [10.0, 10.0, 10.0])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got, _ = sess.run([total, bump])
+        assert got == 12.0
+        assert sess.run(total) == 72.0

@@ -4,7 +4,7 @@ the axes that broadcasting added; ArgMax/ArgMin. All call the engine in template
 from __future__ import annotations
 
 from .. import emit
-from . import common
+from . import common, prologue
 
 OPS = {"Sum": "pg_rsum", "Mean": "pg_rmean", "Max": "pg_rmax", "Min": "pg_rmin", "Prod": "pg_rprod"}
 
@@ -40,11 +40,11 @@ class Reduce:
         axes = normalize_axes(node, len(d))
         mask = "{" + ", ".join("true" if k in axes else "false" for k in range(len(d))) + "}" if d else "{false}"
         lib = common.library(lw, "reduce.h.j2")
+        fused, src = prologue.source(lw, kernel, index, node)
         block = common.macros("reduce.cc.j2").reduce(
             k=index, node=node, op=self.op_struct, T=common.ctype(node.dtypes[0]), slot=common.reserve_scratch(lw, 3),
-            src=common.in_buf(lw, node).name, dst=common.out_buf(lw, node).name, rank=len(d),
-            dims=common.dims_array("dims", d), mask=mask)
-        return lib, block
+            src=src, dst=common.out_buf(lw, node).name, rank=len(d), dims=common.dims_array("dims", d), mask=mask)
+        return lib + fused, block
 
 
 class SumToShape:
@@ -68,18 +68,19 @@ class SumToShape:
 
     def kernel(self, lw, kernel, index):
         node = common.node_of(lw, kernel)
-        if common.out_buf(lw, node).name == common.in_buf(lw, node).name:
+        if not kernel.data.get("prologue") and common.out_buf(lw, node).name == common.in_buf(lw, node).name:
             return "", f"// k{index}: SumToShape {node.name}: nothing to sum (aliases its input)"
         g, x = lw.dims[node.inputs[0]], lw.dims[node.inputs[1]]
         lead = len(g) - len(x)
         # an axis is summed when x lacks it or has size 1 there (decided at run time for symbolic dims)
         conds = ["true"] * lead + [f"({xd}) == 1 && ({gd}) != 1" for xd, gd in zip(x, g[lead:])]
         mask = "{" + ", ".join(conds) + "}" if g else "{false}"
+        lib = common.library(lw, "reduce.h.j2")
+        fused, src = prologue.source(lw, kernel, index, node)
         block = common.macros("reduce.cc.j2").reduce(
             k=index, node=node, op="pg_rsum", T=common.ctype(node.dtypes[0]), slot=common.reserve_scratch(lw, 3),
-            src=common.in_buf(lw, node).name, dst=common.out_buf(lw, node).name, rank=len(g),
-            dims=common.dims_array("dims", g), mask=mask)
-        return common.library(lw, "reduce.h.j2"), block
+            src=src, dst=common.out_buf(lw, node).name, rank=len(g), dims=common.dims_array("dims", g), mask=mask)
+        return lib + fused, block
 
 
 class ArgReduce:
