@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from . import reduce  # noqa: F401  (the op rows must exist before gradients attach to them)
-from .array import broadcast_to_shape_of, size_as
+from .array import size_as
 from .core import constant
 from .layout import expand_dims
-from .math import cast, equal, floordiv, maximum, multiply, truediv, where, zeros_like
+from .math import cast, equal, floordiv, maximum, multiply, ones_like, truediv, where, zeros_like
 from .reduce import reduce_prod, reduce_sum
 from .registry import NotDifferentiable, RegisterGradient
 
@@ -32,9 +32,16 @@ def kept_dims(op, t):
     return t
 
 
+def _spread(kept, x):
+    """`kept` (reduced axes of size 1) broadcast to x's run-time shape. Multiplying by ones_like(x) is
+    exact and stays elementwise, so the broadcast fuses into the loop that consumes it instead of
+    materialising a full-size buffer first."""
+    return multiply(kept, ones_like(x))
+
+
 @RegisterGradient("Sum")
 def _sum_grad(op, grad):
-    return broadcast_to_shape_of(kept_dims(op, grad), op.inputs[0]), None
+    return _spread(kept_dims(op, grad), op.inputs[0]), None
 
 
 def _count_ratio(op, dtype):
@@ -50,7 +57,7 @@ def _count_ratio(op, dtype):
 def _mean_grad(op, grad):
     factor = _count_ratio(op, grad.dtype)
     scaled = truediv(grad, factor) if grad.dtype.is_floating else floordiv(grad, factor)
-    return broadcast_to_shape_of(kept_dims(op, scaled), op.inputs[0]), None
+    return _spread(kept_dims(op, scaled), op.inputs[0]), None
 
 
 def _min_or_max_grad(op, grad):
