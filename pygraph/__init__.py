@@ -43,8 +43,8 @@ from .scopes import (  # noqa: E402
 
 # array, reduction, linear-algebra and random ops (after the submodule imports: tf.shape is a function)
 from .ops.array import (  # noqa: E402
-    concat, expand_dims, fill, ones, range, rank, reshape, shape, size, squeeze, stack, stop_gradient, tile, unstack,
-    zeros,
+    concat, expand_dims, fill, gather, one_hot, ones, range, rank, reshape, shape, size, squeeze, stack, stop_gradient,
+    tile, unstack, zeros,
 )
 from .ops.reduce import argmax, argmin, reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum  # noqa: E402
 from .ops.linalg import matmul, matrix_inverse, transpose  # noqa: E402

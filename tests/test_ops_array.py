@@ -195,3 +195,57 @@ def test_range_and_integer_ops():
     assert got[2].dtype == np.float32 and got[3].dtype == np.int64
     np.testing.assert_array_equal(got[4], np.tile([[1, 2]], [2, 2]))
     np.testing.assert_array_equal(got[5], [1, 2, 3])
+
+
+def test_gather_and_one_hot():
+    p = tf.placeholder(tf.float32, [None, 4])
+    i = tf.placeholder(tf.int32, [None])
+    j = tf.placeholder(tf.int64, [None])
+    outs = [tf.gather(p, i), tf.gather(p, [[0, 3], [1, 1]], axis=1), tf.one_hot(j, 7),
+            tf.one_hot(j, 3, on_value=5, off_value=-1, axis=0)]
+    assert outs[0].op.type == "GatherV2" and outs[1].shape.as_list() == [None, 2, 2]
+    assert outs[2].dtype == tf.float32 and outs[3].dtype == tf.int32 and outs[3].shape.as_list() == [3, None]
+    pv = rng.standard_normal((6, 4)).astype(np.float32)
+    iv = np.array([5, 0, 2, 2], np.int32)
+    jv = np.array([5, 0, 2, 9, -1], np.int64)  # out of range: an all-off row, as in TF
+    with tf.Session() as sess:
+        a, b, c, d = sess.run(outs, {p: pv, i: iv, j: jv})
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"indices\[1\] = 9 is not in \[0, 6\)"):
+            sess.run(outs[0], {p: pv, i: np.array([1, 9], np.int32)})
+    np.testing.assert_array_equal(a, pv[iv])
+    np.testing.assert_array_equal(b, np.take(pv, [[0, 3], [1, 1]], axis=1))
+    np.testing.assert_array_equal(c, (jv[:, None] == np.arange(7)).astype(np.float32))
+    np.testing.assert_array_equal(d, np.where(np.arange(3)[:, None] == jv, 5, -1))
+
+
+def test_registry_numpy_references_agree_with_the_kernels():
+    from pygraph.ops import registry
+
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    i = tf.placeholder(tf.int32, [None], name="i")
+    tensors = [
+        tf.reduce_sum(x, 0), tf.reduce_mean(x, keepdims=True), tf.reduce_max(x, 1), tf.reduce_min(x), tf.argmax(x, 1),
+        tf.matmul(x, x, transpose_b=True), tf.transpose(x), tf.matrix_inverse(tf.matmul(x, x, transpose_a=True)),
+        tf.reshape(x, [-1]), tf.expand_dims(x, 0), tf.squeeze(tf.expand_dims(x, 1), [1]), tf.concat([x, x], 1),
+        tf.stack([x, x]), tf.tile(x, [1, 2]), x[1:, ::-1], x[:, 0], tf.gather(x, i), tf.one_hot(i, 4),
+        tf.one_hot(i, 4, axis=0), tf.range(1, 9, 3), tf.shape(x), tf.size(x), array.sum_to_shape_of(x, x[0]),
+        array.broadcast_to_shape_of(x[0], x), tf.fill(tf.shape(x), 2.0), array.stop_gradient(x),
+    ]
+    xv = rng.standard_normal((4, 3)).astype(np.float32)
+    iv = np.array([3, 0, 1], np.int32)
+    with tf.Session() as sess:
+        feeds = {x: xv, i: iv}
+        got = sess.run(tensors, feeds)
+        for t, g in zip(tensors, got):
+            ins = sess.run(list(t.op.inputs), feeds)
+            ref = registry.lookup(t.op.type).numpy
+            try:
+                want = ref(*ins, op=t.op)
+            except TypeError:
+                want = ref(*ins)
+            np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-5, err_msg=t.op.type)
+        pieces = tf.unstack(x, num=4)
+        parts = sess.run(pieces, feeds)
+        want = registry.lookup("Unpack").numpy(xv, op=pieces[0].op)
+        for g, w in zip(parts, want):
+            np.testing.assert_array_equal(g, w)

@@ -1,5 +1,5 @@
 """Copies that move blocks of elements: ConcatV2, Pack (stack), Unpack (unstack), Tile, StridedSlice
-(basic slicing t[i], t[a:b:c], t[..., None]) and GatherV2."""
+(basic slicing t[i], t[a:b:c], t[..., None]), GatherV2 and OneHot."""
 
 from __future__ import annotations
 
@@ -156,6 +156,54 @@ class StridedSlice:
         return lib, block
 
 
+class Gather:
+    def dims(self, lw, node, input_dims):
+        p, idx = input_dims[0], input_dims[1]
+        axis = node.attrs["axis"] % len(p)
+        return [tuple(p[:axis]) + tuple(idx) + tuple(p[axis + 1:])]
+
+    def kernel(self, lw, kernel, index):
+        node = common.node_of(lw, kernel)
+        p, idx = lw.dims[node.inputs[0]], lw.dims[node.inputs[1]]
+        axis = node.attrs["axis"] % len(p)
+        params, ind = common.in_buf(lw, node, 0).name, common.in_buf(lw, node, 1).name
+        n, m = p[axis], common.numel(idx)
+        bad = common.fail(node.id, ["indices[", ("int", "bad"), "] = ", ("int", f"{ind}[bad]"), " is not in [0, ",
+                                    ("int", n), ")"])
+        block = (f"// k{index}: GatherV2 {node.name}\n"
+                 f"{{ const int64_t bad = pg_gather_check({ind}, {m}, {n}); if (bad >= 0) {bad} }}\n"
+                 f"pg_take(ctx, {params}, {ind}, {common.out_buf(lw, node).name}, {common.numel(p[:axis])}, {m}, {n}, "
+                 f"{common.numel(p[axis + 1:])});")
+        return common.library(lw, "layout.h.j2"), block
+
+
+class OneHot:
+    """OneHot(indices, depth, on, off): out[..., d, ...] = on where indices == d, else off."""
+
+    def dims(self, lw, node, input_dims):
+        d = input_dims[0]
+        axis = node.attrs["axis"]
+        axis = len(d) if axis == -1 else axis
+        return [tuple(d[:axis]) + (node.attrs["depth"],) + tuple(d[axis:])]
+
+    def kernel(self, lw, kernel, index):
+        node = common.node_of(lw, kernel)
+        d = lw.dims[node.inputs[0]]
+        axis = node.attrs["axis"]
+        axis = len(d) if axis == -1 else axis
+        ind = common.in_buf(lw, node, 0).name
+        on, off = common.in_buf(lw, node, 2).name, common.in_buf(lw, node, 3).name
+        out = common.out_buf(lw, node).name
+        depth = node.attrs["depth"]
+        block = (f"// k{index}: OneHot {node.name}\n"
+                 f"{{ const int64_t outer = {common.numel(d[:axis])}, inner = {common.numel(d[axis:])};\n"
+                 f"  for (int64_t o = 0; o < outer; ++o)\n"
+                 f"    for (int64_t k = 0; k < {depth}; ++k)\n"
+                 f"      for (int64_t i = 0; i < inner; ++i)\n"
+                 f"        {out}[(o * {depth} + k) * inner + i] = ({ind}[o * inner + i] == k) ? {on}[0] : {off}[0]; }}")
+        return "", block
+
+
 def _b(bound):
     return "false" if bound is None else "true"
 
@@ -165,3 +213,5 @@ emit.register_structured("Pack", Concat())
 emit.register_structured("Unpack", Unpack())
 emit.register_structured("Tile", Tile())
 emit.register_structured("StridedSlice", StridedSlice())
+emit.register_structured("GatherV2", Gather())
+emit.register_structured("OneHot", OneHot())

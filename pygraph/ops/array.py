@@ -12,7 +12,7 @@ from . import registry
 from .core import constant, convert_to_tensor, fmt_shape, make_op, op_scope
 from .layout import concat, expand_dims, reshape, squeeze, stack, static_ints, tile, unstack  # noqa: F401
 from .math import cast
-from .slicing import strided_slice_getitem  # noqa: F401
+from .slicing import gather, one_hot, strided_slice_getitem  # noqa: F401
 
 registry.register("Shape", registry.STRUCTURED,
                   numpy=lambda x, op=None: np.asarray(np.shape(x), dtype=op.attrs["out_type"].np))

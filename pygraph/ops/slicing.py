@@ -141,3 +141,60 @@ def strided_slice_getitem(tensor, key):
         s_t = constant(np.asarray(strides, np.int32), dtype=dtypes.int32, name="stack_2")
         attrs = dict(masks, spec=tuple(spec), T=x.dtype, Index=dtypes.int32)
         return make_op("StridedSlice", [x, b_t, e_t, s_t], [(x.dtype, TensorShape(out))], scope, attrs).outputs[0]
+
+
+registry.register("GatherV2", registry.STRUCTURED,
+                  numpy=lambda p, i, a=None, op=None: np.take(p, i, axis=op.attrs["axis"]))
+registry.register("OneHot", registry.STRUCTURED, numpy=lambda i, depth, on, off, op=None: np.where(
+    np.expand_dims(i, op.attrs["axis"]) == np.arange(op.attrs["depth"]).reshape(
+        [-1] + [1] * (i.ndim - (op.attrs["axis"] % (i.ndim + 1)))), on, off))
+
+
+def gather(params, indices, validate_indices=None, name=None, axis=0):
+    """tf.gather (GatherV2) along a static axis; an index out of range fails at run time, as in TF."""
+    with op_scope(name, "GatherV2", [params, indices]) as scope:
+        p = convert_to_tensor(params, name="params")
+        i = convert_to_tensor(indices, name="indices")
+        if i.dtype not in (dtypes.int32, dtypes.int64):
+            raise TypeError(f"Value passed to parameter 'indices' has DataType {i.dtype.name} not in list of allowed "
+                            "values: int32, int64")
+        a = _int(axis, "the axis of tf.gather")
+        rank = p.shape.ndims
+        if rank is None or i.shape.ndims is None:
+            raise ValueError(f"tf.gather: pygraph needs the ranks of params and indices (op '{scope[:-1]}').")
+        if not -rank <= a < rank:
+            raise ValueError(f"Shape must be at least rank {a + 1} but is rank {rank} for '{scope[:-1]}' (op: "
+                             f"'GatherV2') with input shapes: {fmt_shape(p.shape)}, {fmt_shape(i.shape)}, [].")
+        a %= rank
+        dims = p.shape.as_tuple()
+        out = TensorShape(dims[:a] + i.shape.as_tuple() + dims[a + 1:])
+        axis_t = constant(np.int32(a), name="axis")
+        attrs = {"axis": a, "Tparams": p.dtype, "Tindices": i.dtype, "Taxis": dtypes.int32}
+        return make_op("GatherV2", [p, i, axis_t], [(p.dtype, out)], scope, attrs).outputs[0]
+
+
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    """tf.one_hot with a static depth; indices out of [0, depth) give an all-off row, as in TF."""
+    with op_scope(name, "one_hot", [indices, on_value, off_value]) as scope:
+        i = convert_to_tensor(indices, name="indices")
+        if i.dtype not in (dtypes.int32, dtypes.int64):
+            raise TypeError(f"Value passed to parameter 'indices' has DataType {i.dtype.name} not in list of allowed "
+                            "values: int32, int64")
+        depth = _int(depth, "depth")
+        if dtype is None:
+            ref = on_value if on_value is not None else off_value
+            dtype = convert_to_tensor(ref).dtype if ref is not None else dtypes.float32
+        dtype = dtypes.as_dtype(dtype)
+        on = convert_to_tensor(1 if on_value is None else on_value, dtype=dtype, name="on_value")
+        off = convert_to_tensor(0 if off_value is None else off_value, dtype=dtype, name="off_value")
+        rank = i.shape.ndims
+        if rank is None:
+            raise ValueError(f"tf.one_hot: pygraph needs the rank of the indices (op '{scope[:-1]}').")
+        axis = -1 if axis is None else int(axis)
+        if not -1 <= axis <= rank:
+            raise ValueError(f"Expected axis to be -1 or between [0, {rank}).  But received: {axis}")
+        dims = list(i.shape.as_tuple())
+        dims.insert(rank if axis == -1 else axis, depth)
+        depth_t = constant(np.int32(depth), name="depth")
+        attrs = {"axis": axis, "depth": depth, "T": dtype, "TI": i.dtype}
+        return make_op("OneHot", [i, depth_t, on, off], [(dtype, TensorShape(dims))], scope, attrs).outputs[0]
