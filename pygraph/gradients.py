@@ -13,7 +13,7 @@ import enum
 
 from . import dtypes
 from .graph import Operation, Tensor, _graph_of
-from .ops import array_grad, linalg_grad, math_grad, reduce_grad, registry  # noqa: F401  (registers gradients)
+from .ops import array_grad, linalg_grad, math_grad, reduce_grad, registry, slicing_grad  # noqa: F401  (registers gradients)
 from .ops.core import constant, convert_to_tensor, fmt_shape
 from .ops.math import add_n, identity, ones_like, zeros_like
 from .ops.state import group

@@ -105,3 +105,36 @@ def test_linear_regression_manual_gradient_equals_autodiff():
         sess.run(theta.initializer)
         mv, av = sess.run([manual, auto])
     np.testing.assert_allclose(av, mv, rtol=1e-12, atol=1e-14)
+
+
+def test_slicing():
+    def build(a, b, c, d):
+        return [a[1:3], a[:, 0] * 2.0, a[::-1, 1:], b[::2], b[-1], b[1::3] * 3.0, c[..., None, 1:], c[0, -2:, 1],
+                d[::-2], d[5:1]]
+
+    check_gradient(build, [rng.normal(size=(4, 3)), rng.normal(size=(7,)), rng.normal(size=(2, 3, 4)),
+                           rng.normal(size=(5,))])
+
+
+def test_slicing_with_unknown_dimensions():
+    def build(a, b):
+        return [a[1:], a[:, 0], a[-1], a[:-1, ::2] * 2.0, a[-2:], b[1:3], b[:2] * 3.0]
+
+    check_gradient(build, [rng.normal(size=(4, 3)), rng.normal(size=(5,))], [(None, 3), (None,)])
+    check_gradient(lambda b: b[1:3], [rng.normal(size=(2,))], [(None,)])  # the selection is clamped at run time
+
+
+def test_gather_gradient_adds_up_repeated_indices():
+    def build(a, b):
+        return [tf.gather(a, [2, 0, 2, 2]), tf.gather(b, [[1, 0], [1, 1]], axis=1) * 3.0, tf.gather(a, 1)]
+
+    grads = check_gradient(build, [rng.normal(size=(3, 2)), rng.normal(size=(2, 3, 2))])
+    np.testing.assert_array_equal(grads[0][:, 0] != 0, [True, True, True])
+
+
+def test_every_registered_op_has_a_gradient_or_is_marked_not_differentiable():
+    from pygraph.ops import registry
+
+    missing = sorted(t for t, row in registry.REGISTRY.items() if row.gradient is None and not row.not_differentiable
+                     and not t.startswith("Test"))
+    assert missing == []
