@@ -241,6 +241,31 @@ def fold_constants(session, needed, fed, fetch_tensors):
     return set(frontier)
 
 
+def _tall_constant_transposed(session, op, folded_ops):
+    """For a matrix-vector product whose matrix is a tall constant (n x k, n >= 4k), the matrix stored
+    transposed, made once per session. OpenBLAS's gemv is ~4x faster when the long dimension is the
+    contiguous one (16 vs 64 us on the lecture's 20640 x 9 X), and a constant's layout is ours to pick."""
+    a, b = op.inputs
+    if a.op.type == "Const":
+        value = a.op.attrs["value"]
+    elif a.op in folded_ops:
+        value = session._folded.get(a)
+    else:
+        return None
+    if value is None or value.ndim != 2 or b.shape.ndims != 2 or op.attrs.get("transpose_b"):
+        return None
+    rows, cols = value.shape
+    other = b.shape.as_tuple()[1]
+    if rows < 4 * cols or cols > 256 or other != 1:
+        return None
+    key = ("transposed", a)
+    if key not in session._folded:
+        t = np.ascontiguousarray(value.T)
+        t.setflags(write=False)
+        session._folded[key] = t
+    return session._folded[key]
+
+
 def build_plan(session, elements, feeds, feed_ranks, fold=True):
     from . import codegen as _codegen  # imported on first use: jinja2 and the templates cost ~70 ms
 
@@ -344,7 +369,17 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True):
             args.append(_codegen.Arg(len(args), sid, "var"))
             static_args.append(state)
             inputs.append(_codegen.Ref(sid, 0))
-        nid = add_node(op, op.type, inputs, _codegen_attrs(op), [t.dtype.name for t in op.outputs],
+        attrs = _codegen_attrs(op)
+        if op.type == "MatMul":
+            tall = _tall_constant_transposed(session, op, folded_ops)
+            if tall is not None:  # read the constant through its transposed copy: the fast gemv layout
+                tid = add_node(op.inputs[0].op, "Arg", [], {"index": len(args), "kind": "const"},
+                               [op.inputs[0].dtype.name], [tall.shape])
+                args.append(_codegen.Arg(len(args), tid, "const"))
+                static_args.append(tall)
+                inputs[0] = _codegen.Ref(tid, 0)
+                attrs["transpose_a"] = not attrs.get("transpose_a", False)
+        nid = add_node(op, op.type, inputs, attrs, [t.dtype.name for t in op.outputs],
                        [t.shape.as_tuple() for t in op.outputs], after)
         node_of[op] = nid
         for k, t in enumerate(op.outputs):

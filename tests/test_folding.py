@@ -56,3 +56,20 @@ def test_ops_behind_a_folded_value_are_not_recomputed():
         np.testing.assert_array_equal(sess.run(b), np.arange(6).reshape(2, 3) * 2 + 1)
         plan, _ = sess._plans[(b,)]
         assert a.op not in plan.node_ops and doubled.op not in plan.node_ops  # only the folded value is read
+
+
+def test_tall_constant_matrix_vector_products_match_numpy():
+    rng = np.random.default_rng(0)
+    xv = rng.standard_normal((400, 5)).astype(np.float32)
+    X = tf.constant(xv)
+    v = tf.placeholder(tf.float32, (5, 1))
+    e = tf.placeholder(tf.float32, (400, 1))
+    forward = tf.matmul(X, v)  # X is stored transposed for these two products
+    backward = tf.matmul(X, e, transpose_a=True)
+    vv = rng.standard_normal((5, 1)).astype(np.float32)
+    ev = rng.standard_normal((400, 1)).astype(np.float32)
+    with tf.Session() as sess:
+        f, b = sess.run([forward, backward], {v: vv, e: ev})
+        assert any(isinstance(k, tuple) and k[0] == "transposed" for k in sess._folded)
+    np.testing.assert_allclose(f, xv.astype(np.float64) @ vv, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(b, xv.T.astype(np.float64) @ ev, rtol=1e-5, atol=1e-4)
