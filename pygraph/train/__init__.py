@@ -8,6 +8,19 @@ from .optimizers import (  # noqa: F401
     MomentumOptimizer,
     RMSPropOptimizer,
 )
+from .saver import (  # noqa: F401
+    NewCheckpointReader,
+    Saver,
+    SaverDef,
+    checkpoint_exists,
+    export_meta_graph,
+    get_checkpoint_state,
+    import_meta_graph,
+    latest_checkpoint,
+    list_variables,
+    load_checkpoint,
+    load_variable,
+)
 from .training_util import (  # noqa: F401
     assert_global_step,
     create_global_step,
