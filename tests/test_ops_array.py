@@ -236,8 +236,8 @@ def test_registry_numpy_references_agree_with_the_kernels():
     with tf.Session() as sess:
         feeds = {x: xv, i: iv}
         got = sess.run(tensors, feeds)
-        for t, g in zip(tensors, got):
-            ins = sess.run(list(t.op.inputs), feeds)
+        inputs = sess.run([list(t.op.inputs) for t in tensors], feeds)  # one program for every input
+        for t, g, ins in zip(tensors, got, inputs):
             ref = registry.lookup(t.op.type).numpy
             try:
                 want = ref(*ins, op=t.op)

@@ -199,3 +199,31 @@ def test_fusion_keeps_variable_reads_before_writes():
         got, _ = sess.run([total, bump])
         assert got == 12.0
         assert sess.run(total) == 72.0
+
+
+def test_every_axis_set_with_dims_that_are_1_at_run_time():
+    """The engine code a reduction compiles is chosen from static dims; symbolic dims that turn out to be
+    1 at run time (merging or removing reduced axes) must still give numpy's answer."""
+    import itertools
+
+    from pygraph.ops import array
+
+    x = tf.placeholder(tf.float32, [None, 1, None, 3])
+    axes_list = [list(a) for r in range(1, 5) for a in itertools.combinations(range(4), r)]
+    outs = [tf.reduce_sum(x, a) for a in axes_list]
+    g = tf.placeholder(tf.float32, [None, None, 3])
+    targets = [tf.placeholder(tf.float32, s) for s in ([None, 1], [1, 3], [None, None, 1])]
+    sums = [array.sum_to_shape_of(g, t) for t in targets]
+    with tf.Session() as sess:
+        for shape in [(2, 1, 5, 3), (1, 1, 1, 3), (4, 1, 1, 3), (1, 1, 6, 3)]:
+            xv = rng.random(shape, dtype=np.float32)
+            for a, got in zip(axes_list, sess.run(outs, {x: xv})):
+                np.testing.assert_allclose(got, xv.sum(axis=tuple(a)), rtol=1e-6, err_msg=f"{shape} {a}")
+        for gs, shapes in [((2, 4, 3), [(4, 1), (1, 3), (2, 4, 1)]), ((2, 1, 3), [(1, 1), (1, 3), (1, 1, 1)]),
+                           ((1, 5, 3), [(5, 1), (1, 3), (1, 1, 1)])]:
+            gv = rng.random(gs, dtype=np.float32)
+            feeds = {g: gv, **{t: np.zeros(s, np.float32) for t, s in zip(targets, shapes)}}
+            for got, s in zip(sess.run(sums, feeds), shapes):
+                want = gv.sum(axis=tuple(k for k in range(3) if k < 3 - len(s) or
+                                         (s[k - 3 + len(s)] == 1 and gs[k] != 1)))
+                np.testing.assert_allclose(got, want.reshape(s), rtol=1e-6, err_msg=f"{gs} {s}")

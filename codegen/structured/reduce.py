@@ -23,6 +23,23 @@ def normalize_axes(node, rank):
     return sorted(out)
 
 
+def paths(dims, mask):
+    """Which engine paths (PG_ROWS 1, PG_COLS 2, PG_MULTI 4) a reduction of `dims` over `mask` can need;
+    mask entries are True, False or None (decided at run time). Static size-1 axes never matter."""
+    axes = [(d, m) for d, m in zip(dims, mask) if d != 1]
+    if any(m is None for _, m in axes):
+        return 7
+    reduced = [k for k, (_, m) in enumerate(axes) if m]
+    if not reduced:
+        return 3
+    if any(not axes[k][1] for k in range(reduced[0], reduced[-1])):
+        return 7  # kept axes between reduced ones: separate runs may need several passes
+    trailing = [d for d, _ in axes[reduced[-1] + 1:]]
+    if not trailing:
+        return 1
+    return 2 if all(isinstance(d, int) for d in trailing) else 3
+
+
 class Reduce:
     def __init__(self, op_struct):
         self.op_struct = op_struct
@@ -42,7 +59,8 @@ class Reduce:
         lib = common.library(lw, "reduce.h.j2")
         fused, src = prologue.source(lw, kernel, index, node)
         block = common.macros("reduce.cc.j2").reduce(
-            k=index, node=node, op=self.op_struct, T=common.ctype(node.dtypes[0]), slot=common.reserve_scratch(lw, 3),
+            k=index, node=node, op=self.op_struct, T=common.ctype(node.dtypes[0]),
+            paths=paths(d, [k in axes for k in range(len(d))]), slot=common.reserve_scratch(lw, 3),
             src=src, dst=common.out_buf(lw, node).name, rank=len(d), dims=common.dims_array("dims", d), mask=mask)
         return lib + fused, block
 
@@ -74,11 +92,14 @@ class SumToShape:
         lead = len(g) - len(x)
         # an axis is summed when x lacks it or has size 1 there (decided at run time for symbolic dims)
         conds = ["true"] * lead + [f"({xd}) == 1 && ({gd}) != 1" for xd, gd in zip(x, g[lead:])]
+        static = [True] * lead + [True if xd == 1 else False if xd == gd or isinstance(xd, int) else None
+                                  for xd, gd in zip(x, g[lead:])]
         mask = "{" + ", ".join(conds) + "}" if g else "{false}"
         lib = common.library(lw, "reduce.h.j2")
         fused, src = prologue.source(lw, kernel, index, node)
         block = common.macros("reduce.cc.j2").reduce(
-            k=index, node=node, op="pg_rsum", T=common.ctype(node.dtypes[0]), slot=common.reserve_scratch(lw, 3),
+            k=index, node=node, op="pg_rsum", T=common.ctype(node.dtypes[0]), paths=paths(g, static),
+            slot=common.reserve_scratch(lw, 3),
             src=src, dst=common.out_buf(lw, node).name, rank=len(g), dims=common.dims_array("dims", g), mask=mask)
         return lib + fused, block
 
