@@ -137,3 +137,15 @@ def test_normal_equation_on_california_housing():
     assert abs(mse(theta_value) - mse(ref)) < 1e-4
     # within 2% (the population coefficient is ~4e-6: judged against the size of theta instead)
     np.testing.assert_allclose(theta_value.ravel(), ref, rtol=0.02, atol=1e-4)
+
+
+def test_gram_matrices_use_the_symmetric_product():
+    x = tf.placeholder(tf.float64, [None, None])
+    outs = [tf.matmul(x, x, transpose_a=True), tf.matmul(x, x, transpose_b=True), tf.matmul(tf.transpose(x), x)]
+    xv = rng.standard_normal((50, 7))
+    with tf.Session() as sess:
+        ata, aat, ata2 = sess.run(outs, {x: xv})
+    np.testing.assert_allclose(ata, xv.T @ xv, rtol=1e-12)
+    np.testing.assert_allclose(aat, xv @ xv.T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(ata, ata.T)  # exactly symmetric, as numpy's syrk result
+    np.testing.assert_array_equal(ata2, ata)
