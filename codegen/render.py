@@ -96,7 +96,7 @@ def elementwise(lw, kernel, k):
         else:
             s = len(strided)
             strided.append((s, ref, buf))
-            index = f"off{s} + j * si{s}"
+            index = f"@@{s}@@"  # strided, or flat when the run-time shapes turn out equal
         lines.append(f"const {emit.CXX[buf.dtype]} {var} = {name}[{index}];")
         loads[ref] = var
         return var
@@ -121,8 +121,17 @@ def elementwise(lw, kernel, k):
     lines.extend(stores)
 
     comment = ", ".join(f"{nodes[i].op} {nodes[i].name}" for i in kernel.nodes)
-    helper = template("elementwise.cc.j2").render(
-        k=k, comment=comment, ptrs=ptrs, strided=[s for s, _, _ in strided], flat=flat, lines=lines)
+    names = [s for s, _, _ in strided]
+
+    def body(fn, flat_loop, with_struct):
+        fill = (lambda s: "i") if flat_loop else (lambda s: f"off{s} + j * si{s}")
+        text = [_fill_markers(line, names, fill) for line in lines]
+        return template("elementwise.cc.j2").render(k=k, comment=comment, ptrs=ptrs, strided=names, fn=fn,
+                                                     flat=flat_loop, lines=text, with_struct=with_struct)
+
+    helper = body(f"k{k}_body", flat, True)
+    if not flat:  # symbols that differ at compile time are often equal at run time: keep a flat loop too
+        helper += "\n" + body(f"k{k}_flat", True, False)
 
     err_node = next((i for i in kernel.nodes if nodes[i].op in ("FloorDiv", "FloorMod", "Pow")
                      and emit.CXX[nodes[i].dtypes[0]] not in emit.FLOATS), None)
@@ -133,6 +142,11 @@ def elementwise(lw, kernel, k):
         call.append(f"ctx->parallel_for(ctx, {numel_expr(loop)}, {lw_grain()}, k{k}_body, &c);")
     else:
         rank = len(loop)
+        same = " && ".join(f"({numel_expr(lw.dims[ref])}) == n" for _, ref, _ in strided)
+        call.append(f"const int64_t n = {numel_expr(loop)};")
+        call.append(f"if ({same}) {{")
+        call.append(f"  ctx->parallel_for(ctx, n, {lw_grain()}, k{k}_flat, &c);")
+        call.append("} else {")
         call.append(f"const int64_t L[] = {cxx_dims(loop)};")
         call.append(f"c.orank = {rank - 1}; c.inner = L[{rank - 1}];")
         call.append(f"for (int32_t d = 0; d < {rank - 1}; ++d) c.od[d] = L[d];")
@@ -143,9 +157,16 @@ def elementwise(lw, kernel, k):
         rows = numel_expr(loop[:-1])
         call.append(f"ctx->parallel_for(ctx, {rows}, pg_imax(1, {lw_grain()} / pg_imax(1, c.inner)), "
                     f"k{k}_body, &c);")
+        call.append("}")
     if err_node is not None:
         call.append(f"if (c.err) return ctx->fail(ctx, PG_INVALID_ARGUMENT, {err_node}, pg_flag_text(c.err));")
     return helper, f"// k{k}: {comment}\n" + "\n".join(call)
+
+
+def _fill_markers(line, names, fill):
+    for s in names:
+        line = line.replace(f"@@{s}@@", fill(s))
+    return line
 
 
 def lw_grain():
