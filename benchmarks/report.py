@@ -101,7 +101,7 @@ def markdown(results):
     behind = [(ratio, row) for ratio, row in behind[:3] if ratio is not None and ratio > 1]
     if behind:
         lines += ["", "Furthest behind the best peer: " + "; ".join(
-            f"{row.title.split(':')[0].split(' `')[0]} ({ratio:.2f}x, best: {_best_peer(row, results)})"
+            f"{row.title} ({ratio:.2f}x, best: {_best_peer(row, results)})"
             for ratio, row in behind) + "."]
     lines += ["", "Checked answers (computed in float64 from each framework's result):", "",
               "| answer | " + " | ".join(fws) + " |", "|---|" + "---|" * len(fws)]
@@ -184,7 +184,8 @@ def write(results, out, results_md=None, other_python=None):
             print("no chart: matplotlib is not installed", file=sys.stderr)
     if results_md is not None:
         _write_text(results_md, table.replace("# pygraph benchmarks", "## Performance", 1)
-                    + "\nFull data: `benchmarks/results/results.json`; chart: `benchmarks/results/ratio.png`.\n")
+                    + "\nReproduce: `make bench-peers && make bench` (`make bench BENCH_ARGS=--quick`: smoke "
+                    "test). Full data: `benchmarks/results/results.json`; chart: `benchmarks/results/ratio.png`.\n")
     return table
 
 
