@@ -6,6 +6,8 @@ import numpy as np
 
 from . import _runtime, config, errors
 from .dtypes import DType
+from .feeds import feed_converter
+from .folding import fold_constants, tall_constant_transposed
 from .graph import Operation, Tensor
 from .ops import registry
 from .ops.core import as_bytes_array, fmt_shape
@@ -13,10 +15,6 @@ from .ops.core import as_bytes_array, fmt_shape
 _C_NAMES = {"float32": "float", "float64": "double", "int32": "int32", "int64": "int64", "bool": "bool",
             "string": "string"}
 _threads_set = False
-
-
-class Replan(Exception):
-    """A feed's rank differs from the one the plan was compiled for (placeholder of unknown rank)."""
 
 
 def prune(fetch_tensors, targets, fed):
@@ -40,58 +38,6 @@ def _codegen_attrs(op):
             continue
         out[k] = v.name if isinstance(v, DType) else v
     return out
-
-
-def _shape_test(static, rank_fixed):
-    """A fast predicate on a feed's shape tuple: rank and every statically known dim."""
-    if static is None:
-        expr = f"len(s) == {rank_fixed}"
-    else:
-        expr = " and ".join([f"len(s) == {len(static)}"] + [f"s[{k}] == {d}" for k, d in enumerate(static)
-                                                             if d is not None])
-    return eval(f"lambda s: {expr}")  # noqa: S307 (built from ints only)
-
-
-def _feed_converter(tensor, rank_fixed):
-    dt = tensor.dtype.np
-    static = tensor.shape.as_tuple()
-    shape_ok = _shape_test(static, rank_fixed)
-
-    def convert(value):
-        if type(value) is np.ndarray and value.dtype is dt and value.flags.c_contiguous:
-            arr = value
-        else:
-            arr = _coerce(value, tensor)
-        if not shape_ok(arr.shape):
-            if static is None:
-                raise Replan()
-            raise ValueError(f"Cannot feed value of shape {arr.shape} for Tensor '{tensor.name}', which has "
-                             f"shape '{tensor.shape}'")
-        return arr
-
-    return convert
-
-
-def _coerce(value, tensor):
-    dt = tensor.dtype.np
-    if isinstance(value, (Tensor, Operation)) or hasattr(value, "_as_tensor"):
-        raise TypeError("The value of a feed cannot be a tf.Tensor object. Acceptable feed values include "
-                        "Python scalars, strings, lists, numpy ndarrays, or TensorHandles. For reference, the "
-                        f"tensor object was {value!r} which was passed to the feed with key {tensor!r}.")
-    arr = np.asarray(value)
-    if arr.dtype.kind in "OUS" and dt.kind != "O":
-        raise TypeError(f"Cannot feed value of dtype {arr.dtype} for Tensor '{tensor.name}' of dtype "
-                        f"{tensor.dtype.name}.")
-    if not np.can_cast(arr.dtype, dt, casting="same_kind"):
-        raise ValueError(f"Cannot feed value of dtype {arr.dtype} for Tensor '{tensor.name}' of dtype "
-                         f"{tensor.dtype.name} without losing information: cast it first (e.g. "
-                         f"np.asarray(value, np.{dt.name})).")
-    if dt.kind in "iu" and arr.size and arr.dtype.kind in "iu":
-        info = np.iinfo(dt)
-        if arr.min() < info.min or arr.max() > info.max:
-            raise ValueError(f"Feed value for '{tensor.name}' is out of range for {tensor.dtype.name}: try a "
-                             "larger type (e.g. int64) for the placeholder.")
-    return np.asarray(arr, dtype=dt, order="C")  # not ascontiguousarray: it turns 0-d feeds into 1-d
 
 
 class Plan:
@@ -205,67 +151,6 @@ class Plan:
         return out
 
 
-def _never_fold(op):
-    row = registry.REGISTRY.get(op.type)
-    return (row is None or row.stateful or row.kind in (registry.SOURCE, registry.STATE, registry.HOST,
-                                                        registry.CONTROL)
-            or "Random" in op.type or "TruncatedNormal" in op.type or bool(op.control_inputs))
-
-
-def fold_constants(session, needed, fed, fetch_tensors):
-    """Evaluate, once per session, the subgraphs that depend only on constants (TF's constant folding).
-    Returns the ops whose outputs the plan reads from session._folded instead of computing."""
-    foldable = set()
-    for op in needed:
-        if op.type == "Const":
-            foldable.add(op)
-        elif op.inputs and not _never_fold(op) and all(
-                t.op in foldable and t not in fed and t.dtype.is_compiled for t in op.inputs):
-            foldable.add(op)
-    frontier = {}
-    for op in needed:
-        if op not in foldable:
-            for t in op.inputs:
-                if t.op in foldable and t.op.type != "Const" and t not in fed:
-                    frontier[t.op] = True
-    for t in fetch_tensors:
-        if t.op in foldable and t.op.type != "Const" and t not in fed:
-            frontier[t.op] = True
-    missing = [t for op in frontier for t in op.outputs if t not in session._folded]
-    if missing:
-        values = build_plan(session, missing, [], None, fold=False).run([])
-        for t, v in zip(missing, values):
-            v = np.array(v, order="C")  # keeps 0-d values 0-d
-            v.setflags(write=False)
-            session._folded[t] = v
-    return set(frontier)
-
-
-def _tall_constant_transposed(session, op, folded_ops):
-    """For a matrix-vector product whose matrix is a tall constant (n x k, n >= 4k), the matrix stored
-    transposed, made once per session. OpenBLAS's gemv is ~4x faster when the long dimension is the
-    contiguous one (16 vs 64 us on the lecture's 20640 x 9 X), and a constant's layout is ours to pick."""
-    a, b = op.inputs
-    if a.op.type == "Const":
-        value = a.op.attrs["value"]
-    elif a.op in folded_ops:
-        value = session._folded.get(a)
-    else:
-        return None
-    if value is None or value.ndim != 2 or b.shape.ndims != 2 or op.attrs.get("transpose_b"):
-        return None
-    rows, cols = value.shape
-    other = b.shape.as_tuple()[1]
-    if rows < 4 * cols or cols > 256 or other != 1:
-        return None
-    key = ("transposed", a)
-    if key not in session._folded:
-        t = np.ascontiguousarray(value.T)
-        t.setflags(write=False)
-        session._folded[key] = t
-    return session._folded[key]
-
-
 def build_plan(session, elements, feeds, feed_ranks, fold=True):
     from . import codegen as _codegen  # imported on first use: jinja2 and the templates cost ~70 ms
 
@@ -327,7 +212,7 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True):
                 raise ValueError(f"Feed {t.name} has unknown rank: give the placeholder a shape to use it here.")
             static = (None,) * rank
         add_arg(t.op, t, "feed", static)
-        converters.append(_feed_converter(t, rank))
+        converters.append(feed_converter(t, rank))
 
     folded = session._folded
     for op in needed:
@@ -371,7 +256,7 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True):
             inputs.append(_codegen.Ref(sid, 0))
         attrs = _codegen_attrs(op)
         if op.type == "MatMul":
-            tall = _tall_constant_transposed(session, op, folded_ops)
+            tall = tall_constant_transposed(session, op, folded_ops)
             if tall is not None:  # read the constant through its transposed copy: the fast gemv layout
                 tid = add_node(op.inputs[0].op, "Arg", [], {"index": len(args), "kind": "const"},
                                [op.inputs[0].dtype.name], [tall.shape])

@@ -12,8 +12,9 @@ import threading
 import numpy as np
 
 from . import errors
+from .feeds import Replan
 from .graph import Operation, Tensor, get_default_graph
-from .plan import Plan, Replan, build_plan
+from .plan import build_plan
 
 _local = threading.local()
 
@@ -258,8 +259,6 @@ class Session:
         buf[...] = arr
         self._initialized.add(var.op)
 
-
-Plan.__module__ = __name__
 
 
 @contextlib.contextmanager
