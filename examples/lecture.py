@@ -14,7 +14,8 @@ import numpy as np
 
 import pygraph as tf
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "california_housing"
+DATA = Path(os.environ.get("PYGRAPH_HOUSING_DIR")
+            or Path(__file__).resolve().parents[2] / "shared" / "data" / "california_housing")
 WORK = Path(os.environ.get("PYGRAPH_DEMO_DIR") or tempfile.mkdtemp(prefix="pygraph-demo-"))
 
 

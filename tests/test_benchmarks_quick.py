@@ -16,8 +16,6 @@ from benchmarks import reference
 from benchmarks.workloads import CHECKS, ROWS, WrongAnswer
 
 ROOT = Path(__file__).resolve().parents[1]
-HOUSING = Path(__file__).resolve().parents[2] / "shared" / "data" / "california_housing" / "california_housing.csv.gz"
-pytestmark = pytest.mark.skipif(not HOUSING.exists(), reason=f"offline data missing: {HOUSING}")
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
 """Constant folding: subgraphs of constants are evaluated once per session, never stateful ones."""
 
 import numpy as np
+from pygraph.codegen import toolchain
 
 import pygraph as tf
-from pygraph.codegen import toolchain
 
 
 def test_constant_subgraph_is_folded_once_per_session():
@@ -25,7 +25,7 @@ def test_constant_subgraph_is_folded_once_per_session():
 def test_fetched_constant_expression_keeps_dtype_and_rank():
     w = tf.constant(3)
     x = w + 2
-    with tf.Session() as sess:
+    with tf.Session():
         value = x.eval()
     assert value == 5 and isinstance(value, np.int32)
 

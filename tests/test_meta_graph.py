@@ -10,6 +10,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import housing
 import numpy as np
 import pytest
 
@@ -17,16 +18,11 @@ import pygraph as tf
 from pygraph.checkpoint import meta_graph
 from pygraph.ops.array import broadcast_to_shape_of, sum_to_shape_of
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "california_housing"
-
 
 def _housing(rows=256):
-    import gzip
-
-    with gzip.open(DATA / "california_housing.csv.gz", "rt") as f:
-        raw = np.loadtxt(f, delimiter=",", skiprows=1, max_rows=rows)
-    data = (raw[:, :8] - raw[:, :8].mean(axis=0)) / raw[:, :8].std(axis=0)
-    return np.c_[np.ones((rows, 1)), data].astype(np.float32), raw[:, 8:9].astype(np.float32)
+    features, target = housing.load(rows)
+    data = (features - features.mean(axis=0)) / features.std(axis=0)
+    return np.c_[np.ones((rows, 1)), data].astype(np.float32), target.reshape(-1, 1).astype(np.float32)
 
 
 def build_regression(training="manual", learning_rate=0.01, batch_size=32):

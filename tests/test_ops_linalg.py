@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
-from pathlib import Path
-
+import housing
 import numpy as np
 import pytest
 from pygraph.codegen import toolchain
 
 import pygraph as tf
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "california_housing" / "california_housing.csv.gz"
 rng = np.random.default_rng(3)
 
 
@@ -116,11 +113,8 @@ def test_normal_equation_random_data_float32():
 
 
 def test_normal_equation_on_california_housing():
-    if not DATA.exists():
-        pytest.skip(f"offline California-housing data not found at {DATA}")
-    d = np.loadtxt(gzip.open(DATA, "rt"), delimiter=",", skiprows=1)
-    data, target = d[:, :8], d[:, 8]
-    m = len(d)
+    data, target = housing.load()
+    m = len(data)
     housing_plus_bias = np.c_[np.ones((m, 1)), data]
     # the lecture's program, unchanged
     X = tf.constant(housing_plus_bias, dtype=tf.float32, name="X")

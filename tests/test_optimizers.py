@@ -1,9 +1,8 @@
 """tf.train optimizers: TF1's update formulas (numpy references of its training_ops kernels), slot
 variables, names, global step, and one compiled program per training step."""
 
-import gzip
-from pathlib import Path
 
+import housing as housing_data
 import numpy as np
 import pytest
 from pygraph.codegen import toolchain
@@ -223,17 +222,13 @@ def test_optimizer_errors():
         tf.train.Optimizer(False, "")
 
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "california_housing"
-
-
 @pytest.fixture(scope="module")
 def housing():
     """The lecture's scaled California housing data with a bias column (float32)."""
-    with gzip.open(DATA_DIR / "california_housing.csv.gz", "rt") as f:
-        raw = np.loadtxt(f, delimiter=",", skiprows=1)
-    features, target = raw[:, :-1], raw[:, -1:]
+    features, target = housing_data.load()
+    target = target.reshape(-1, 1)
     scaled = (features - features.mean(axis=0)) / features.std(axis=0)
-    return np.c_[np.ones((len(raw), 1)), scaled].astype(np.float32), target.astype(np.float32)
+    return np.c_[np.ones((len(features), 1)), scaled].astype(np.float32), target.astype(np.float32)
 
 
 def _regression(X_data, y_data):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import gzip
 import os
 import re
 import socket
@@ -11,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import housing
 import numpy as np
 import pytest
 
@@ -22,8 +22,6 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader  # noqa: E402
 from tensorboard.compat.proto import summary_pb2  # noqa: E402
 from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c  # noqa: E402
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "california_housing" / "california_housing.csv.gz"
 
 
 def _accumulator(logdir):
@@ -88,13 +86,11 @@ def test_summary_builders_reject_bad_input():
 # -- the lecture program: linear regression with an MSE curve in TensorBoard
 
 def _housing(n):
-    with gzip.open(DATA, "rt") as f:
-        table = np.loadtxt(f, delimiter=",", skiprows=1, max_rows=n)
-    income, value = table[:, 0], table[:, -1]
+    features, value = housing.load(n)
+    income = features[:, 0]
     return ((income - income.mean()) / income.std()).astype(np.float32), value.astype(np.float32)
 
 
-@pytest.mark.skipif(not DATA.exists(), reason="offline California housing copy not found")
 def test_mse_curve_and_graph_read_back_by_tensorboard(tmp_path):
     xs, ys = _housing(2000)
     x = tf.placeholder(tf.float32, (None,), name="X")
