@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +163,118 @@ def test_missing_files_are_not_found(tmp_path):
         tf.train.load_checkpoint(str(tmp_path))
 
 
+# -- overwriting one prefix: a save killed at any step leaves the last whole save readable
+class _Killed(BaseException):
+    """A simulated SIGKILL: raised by the chosen file operation and by every one after it."""
+
+
+def _version(n):
+    """Checkpoint contents of save number n; sizes differ, so a data file read with another save's index
+    is both too short and too long for some tensor."""
+    return {"a": np.arange(3 + n, dtype=np.float32) + 10 * n, "b": np.full(2, n, np.int64),
+            "s": np.array([b"v%d" % n] * (n % 3 + 1), dtype=object)}
+
+
+def _read_version(prefix):
+    """(save number read, warnings raised), checking that every tensor belongs to that one save."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = _read_all(prefix)
+    n = int(got["b"][0])
+    want = _version(n)
+    assert sorted(got) == sorted(want) and all(list(got[k].ravel()) == list(want[k].ravel()) for k in want)
+    return n, [str(w.message) for w in caught]
+
+
+def _save_killed_at(monkeypatch, prefix, n, at, on_disk):
+    """Save version n, killed at file operation number `at` (none when `at` is past the last); records in
+    on_disk which save's data file and index are in place."""
+    calls = [0]
+    targets = {bundle.data_filename(prefix): "data", bundle.index_filename(prefix): "index"}
+
+    def wrap(real, renames):
+        def op(*args, **kwargs):
+            calls[0] += 1
+            if calls[0] > at:
+                raise _Killed
+            result = real(*args, **kwargs)
+            if renames and args[1] in targets:
+                on_disk[targets[args[1]]] = n
+            return result
+        return op
+
+    with monkeypatch.context() as m:
+        for module, name in ((os, "replace"), (os, "link"), (os, "remove"), (shutil, "copyfile")):
+            m.setattr(module, name, wrap(getattr(module, name), name == "replace"))
+        try:
+            bundle.write_bundle(prefix, _version(n))
+        except _Killed:
+            pass
+    return calls[0]
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_overwrite_killed_at_every_step_reads_the_last_whole_save(tmp_path, monkeypatch, hard_links):
+    if not hard_links:  # a filesystem without hard links: the `.prev` pair is copied
+        def no_link(src, dst):
+            raise PermissionError(1, "Operation not permitted", src)
+        monkeypatch.setattr(os, "link", no_link)
+    prefix = str(tmp_path / "m")
+    bundle.write_bundle(prefix, _version(0))
+    steps = _save_killed_at(monkeypatch, prefix, 1, 10**9, {})  # file operations of a whole overwrite
+    assert steps >= 8
+    for first in range(steps + 1):  # save 2 killed at `first`, then save 3 killed at `second`
+        for second in range(steps + 1):
+            bundle.delete_bundle(prefix)
+            bundle.write_bundle(prefix, _version(1))
+            on_disk = {"data": 1, "index": 1}
+            _save_killed_at(monkeypatch, prefix, 2, first, on_disk)
+            _save_killed_at(monkeypatch, prefix, 3, second, on_disk)
+            n, warned = _read_version(prefix)
+            assert n == on_disk["index"], (first, second)  # the newest save whose index is in place
+            mixed = on_disk["data"] != on_disk["index"]
+            assert len(warned) == mixed, (first, second, warned)
+            if mixed:
+                assert f"The last save of checkpoint {prefix} was interrupted" in warned[0]
+            bundle.write_bundle(prefix, _version(4))  # the next save repairs everything
+            assert _read_version(prefix) == (4, [])
+            assert sorted(f for f in os.listdir(tmp_path) if "tempstate" not in f) == ["m.data-00000-of-00001",
+                                                                                      "m.index"]
+    bundle.delete_bundle(prefix)  # also the temporary files the simulated kills left
+    assert os.listdir(tmp_path) == []
+
+
+def _interrupted_overwrite(monkeypatch, prefix):
+    """Save 1 whole, then save 2 killed between its data rename and its index rename."""
+    for at in range(20):
+        bundle.write_bundle(prefix, _version(1))
+        on_disk = {}
+        _save_killed_at(monkeypatch, prefix, 2, at, on_disk)
+        if on_disk == {"data": 2}:
+            return
+    raise AssertionError("no kill fell between the two renames")
+
+
+def test_interrupted_overwrite_with_a_damaged_previous_pair_is_an_error(tmp_path, monkeypatch):
+    prefix = str(tmp_path / "m")
+    _interrupted_overwrite(monkeypatch, prefix)
+    assert _read_version(prefix)[0] == 1
+    kept = Path(bundle.data_filename(prefix) + bundle.PREVIOUS)
+    raw = bytearray(kept.read_bytes())
+    raw[0] ^= 1
+    kept.write_bytes(bytes(raw))
+    with pytest.raises(tf.errors.DataLossError, match=f"TensorBundle at {prefix}"):
+        _read_all(prefix)  # the current pair's error: no fallback to bad bytes
+
+
+def test_a_deleted_checkpoint_is_not_revived_from_its_previous_pair(tmp_path, monkeypatch):
+    prefix = str(tmp_path / "m")
+    _interrupted_overwrite(monkeypatch, prefix)
+    os.remove(bundle.index_filename(prefix))
+    with pytest.raises(tf.errors.NotFoundError, match="Failed to find any matching files"):
+        _read_all(prefix)
+
+
 # -- TensorFlow itself, when installed (it is an optional oracle: these skip without it)
 def _tensorflow():
     return pytest.importorskip("tensorflow", reason="TensorFlow is not installed (optional oracle)")
@@ -223,3 +336,16 @@ def test_many_tensors_match_tensorflows_save_v2_byte_for_byte(tmp_path):
         assert (tmp_path / ("ours" + suffix)).read_bytes() == (tmp_path / ("tf" + suffix)).read_bytes()
     assert len((tmp_path / "tf.index").read_bytes()) > table.BLOCK_SIZE  # more than one data block
     shutil.rmtree(tmp_path)
+
+
+def test_tensorflow_reads_a_prefix_whose_overwrite_was_killed_after_its_index_landed(tmp_path, monkeypatch):
+    real_tf = _tensorflow()
+    prefix = str(tmp_path / "m")
+    bundle.write_bundle(prefix, _version(1))
+    on_disk = {}
+    _save_killed_at(monkeypatch, prefix, 2, 6, on_disk)  # link, replace, link, replace, data, index: killed next
+    assert on_disk == {"data": 2, "index": 2} and os.path.exists(bundle.index_filename(prefix) + bundle.PREVIOUS)
+    reader = real_tf.train.load_checkpoint(prefix)  # the kept `.prev` files are invisible to TensorFlow
+    for name, value in _version(2).items():
+        assert list(np.asarray(reader.get_tensor(name)).ravel()) == list(value.ravel())
+    assert _read_version(prefix) == (2, [])

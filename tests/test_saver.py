@@ -1,5 +1,6 @@
 """tf.train.Saver: round trips, names, the N newest checkpoints, the state file, errors as TF raises them,
-and a writer killed mid-save (the previous checkpoint must stay restorable)."""
+and a writer killed mid-save (the previous checkpoint must stay restorable), also when every save goes to
+the same prefix."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import random
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -276,3 +278,122 @@ def test_process_killed_mid_save_leaves_a_restorable_checkpoint(tmp_path):
                 assert np.all(sess.run(small) == k)
                 values = sess.run(big)
                 assert values[0] == k and np.all(values == k)
+
+
+class _Killed(BaseException):
+    """A simulated SIGKILL at a chosen file operation."""
+
+
+def test_save_to_the_same_prefix_killed_between_its_renames_restores_the_previous_one(tmp_path, monkeypatch):
+    theta = tf.Variable(np.zeros(3, np.float32), name="theta")
+    saver = tf.train.Saver()
+    path = str(tmp_path / "my_model.ckpt")
+    real_replace = os.replace
+
+    def replace_then_die(src, dst):  # the new data file lands, the new index never does
+        real_replace(src, dst)
+        if dst == bundle.data_filename(path):
+            raise _Killed
+
+    with tf.Session() as sess:
+        sess.run(theta.initializer)
+        theta.load([1.0, 2.0, 3.0], sess)
+        saver.save(sess, path)
+        theta.load([4.0, 5.0, 6.0], sess)
+        with monkeypatch.context() as m, pytest.raises(_Killed):
+            m.setattr(os, "replace", replace_then_die)
+            saver.save(sess, path)
+        with pytest.raises(tf.errors.DataLossError, match="Checksum does not match"):  # what TF would see
+            bundle.BundleReader(path, fallback=False).read("theta")
+        theta.load([0.0, 0.0, 0.0], sess)
+        with pytest.warns(UserWarning, match=f"The last save of checkpoint {path} was interrupted") as record:
+            saver.restore(sess, path)
+        assert [w.filename for w in record] == [__file__]  # the warning points at the caller's line
+        assert list(sess.run(theta)) == [1.0, 2.0, 3.0]
+        with pytest.warns(UserWarning, match="Using the previous checkpoint saved there"):
+            assert list(tf.train.load_checkpoint(str(tmp_path)).get_tensor("theta")) == [1.0, 2.0, 3.0]
+        with pytest.warns(UserWarning, match="interrupted"):
+            assert tf.train.list_variables(path) == [("theta", [3])]
+        theta.load([7.0, 8.0, 9.0], sess)
+        saver.save(sess, path)  # a whole save removes the kept pair
+        assert _files(tmp_path) == ["checkpoint", "my_model.ckpt.data-00000-of-00001", "my_model.ckpt.index",
+                                    "my_model.ckpt.meta"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            saver.restore(sess, path)
+        assert list(sess.run(theta)) == [7.0, 8.0, 9.0]
+
+
+def test_max_to_keep_also_deletes_kept_pairs_and_temporary_files(tmp_path, monkeypatch):
+    v = tf.Variable(0.0, name="v")
+    saver = tf.train.Saver(max_to_keep=1)
+    real_replace = os.replace
+
+    def replace_then_die(src, dst):
+        real_replace(src, dst)
+        if dst.endswith(".data-00000-of-00001"):
+            raise _Killed
+
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        saver.save(sess, str(tmp_path / "m"), global_step=1, write_meta_graph=False)
+        with monkeypatch.context() as m, pytest.raises(_Killed):
+            m.setattr(os, "replace", replace_then_die)
+            saver.save(sess, str(tmp_path / "m"), global_step=1, write_meta_graph=False)
+        for name in ("m-1.index.tempstate12", "m-1.data-00000-of-00001.tempstate34", "m-10.index.tempstate5"):
+            (tmp_path / name).write_bytes(b"left by a killed save")
+        assert "m-1.index.prev" in _files(tmp_path)
+        saver.save(sess, str(tmp_path / "m"), global_step=2, write_meta_graph=False)
+    assert _files(tmp_path) == ["checkpoint", "m-10.index.tempstate5", "m-2.data-00000-of-00001", "m-2.index"]
+
+
+_SAME_PREFIX_CHILD = """
+import os, random, sys, time
+import numpy as np
+import pygraph as tf
+
+path, first = sys.argv[1], int(sys.argv[2])
+real_replace = os.replace
+def slow_replace(src, dst):  # widen the moments between renames so that random kills land there often
+    real_replace(src, dst)
+    time.sleep(random.uniform(0.0, 0.04 if dst.endswith(".data-00000-of-00001") else 0.01))
+os.replace = slow_replace
+base = np.arange(1_000_000, dtype=np.float32)
+big = tf.Variable(np.zeros(1_000_000, np.float32), name="big")
+saver = tf.train.Saver()
+sess = tf.Session()
+for k in range(first, first + 100000):
+    big.load(base + k, sess)
+    saver.save(sess, path)
+    print(k, flush=True)
+"""
+
+
+def test_process_killed_while_saving_again_to_the_same_prefix(tmp_path):
+    """The lecture's loop, `saver.save(sess, "/tmp/my_model.ckpt")` again and again, SIGKILLed at random:
+    each restore gives exactly the last completed save or the one in flight, and never an error."""
+    base = np.arange(1_000_000, dtype=np.float32)
+    big = tf.Variable(np.zeros(1_000_000, np.float32), name="big")
+    saver = tf.train.Saver()
+    path = str(tmp_path / "my_model.ckpt")
+    rng = random.Random(99)
+    first, fallbacks = 0, 0
+    for _ in range(6):
+        child = subprocess.Popen([sys.executable, "-c", _SAME_PREFIX_CHILD, path, str(first)],
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            start = time.perf_counter()
+            assert int(child.stdout.readline()) == first
+            time.sleep(rng.uniform(0, 4 * (time.perf_counter() - start) / 3))
+            child.kill()
+        finally:
+            child.wait()
+        last = [first] + [int(line) for line in child.stdout.read().split()]
+        with tf.Session() as sess, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            saver.restore(sess, path)
+            k = int(sess.run(big)[0])
+            assert k in (last[-1], last[-1] + 1) and np.array_equal(sess.run(big), base + k)
+        fallbacks += len(caught)
+        first = last[-1] + 2  # values never repeat across children
+    print(f"restores that used the kept previous pair: {fallbacks} of 6")

@@ -1,26 +1,36 @@
 """TF's V2 tensor bundle: `P.data-00000-of-00001` (tensor bytes back to back) and `P.index` (a table from
 tensor name to BundleEntryProto), as written by tensorflow/core/util/tensor_bundle/tensor_bundle.cc.
 
-The data file is renamed into place before the index, and the index is what marks a checkpoint as
-present, so a writer killed at any point leaves older checkpoints readable.
+Crash safety. The index marks a checkpoint as present and both files are renamed into place, data first,
+so a writer killed at any point leaves checkpoints of other prefixes readable. Saving again to the SAME
+prefix (a training loop saving `model.ckpt` every N epochs) replaces two files whose names TF fixes, and no
+rename covers both; a kill between the two renames would leave new data beside the old index. So before
+the renames an overwrite keeps the current pair as `P.data-00000-of-00001.prev` + `P.index.prev` (hard
+links), and removes them once the new index is in place. A reader that finds `P.index.prev` knows a save
+of P did not finish (or is running): it uses the current pair only if every tensor's bytes check out, and
+otherwise the `.prev` pair, with a warning. Invariant: whenever the current pair may be inconsistent,
+`P.index.prev` exists and names a whole pair (the writer never overwrites a whole `.prev` pair with an
+inconsistent current one).
 """
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
 import sys
+import warnings
 
 import numpy as np
 
 from .. import errors
 from . import protos, table
-from .files import atomic_output
+from .files import remove_quietly, snapshot, temp_output
 
 BUNDLE_VERSION = 1  # kTensorBundleVersion
 _CHUNK = 1 << 18  # bytes per write: small enough to stay in cache between copy, CRC and write
 MIN_PRODUCER = 0  # kTensorBundleMinProducer
+PREVIOUS = ".prev"  # suffix of the pair kept while a save overwrites a checkpoint
+_DATA_GLOB = ".data-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]"
 
 
 def data_filename(prefix, shard=0, num_shards=1):
@@ -74,15 +84,15 @@ def _write_chunked(f, raw, staging):
 
 
 def write_bundle(prefix, tensors):
-    """Write the checkpoint `prefix` holding `tensors` ({name: ndarray}). Files appear atomically: data
-    first, then the index."""
+    """Write the checkpoint `prefix` holding `tensors` ({name: ndarray}): both files under temporary names,
+    then into place (see the module docstring for why an overwrite keeps a `.prev` pair meanwhile)."""
     messages = protos.messages()
     directory = os.path.dirname(prefix)
     if directory:
         os.makedirs(directory, exist_ok=True)
     entries = {}
     staging = np.empty(_CHUNK, np.uint8)
-    with atomic_output(data_filename(prefix)) as f:
+    with temp_output(data_filename(prefix)) as (f, data_tmp):
         offset = 0
         for name in sorted(tensors, key=lambda n: n.encode()):
             arr = np.asarray(tensors[name])
@@ -100,19 +110,97 @@ def write_bundle(prefix, tensors):
             entry.crc32c = table.mask(crc)
             offset += len(payload)
             entries[name.encode()] = entry.SerializeToString()
-    header = messages.BundleHeaderProto(num_shards=1, endianness=0)
-    header.version.producer = BUNDLE_VERSION
-    items = [(b"", header.SerializeToString())] + sorted(entries.items())
-    with atomic_output(index_filename(prefix)) as f:
-        f.write(table.build_table(items))
+    try:
+        header = messages.BundleHeaderProto(num_shards=1, endianness=0)
+        header.version.producer = BUNDLE_VERSION
+        items = [(b"", header.SerializeToString())] + sorted(entries.items())
+        with temp_output(index_filename(prefix)) as (f, index_tmp):
+            f.write(table.build_table(items))
+        try:
+            _install(prefix, data_tmp, index_tmp)
+        except BaseException:
+            remove_quietly(index_tmp)
+            raise
+    except BaseException:
+        remove_quietly(data_tmp)
+        raise
+
+
+def _data_files(prefix, suffix=""):
+    return sorted(glob.glob(glob.escape(prefix) + _DATA_GLOB + suffix))
+
+
+def _install(prefix, data_tmp, index_tmp):
+    """Rename the new files into place. Keep the current pair as `.prev` first unless it is not whole, in
+    which case the `.prev` pair that an earlier, killed save kept is the one to keep. Without `P.index.prev`
+    the current pair is whole (see the module docstring), so checking it is needed only with one."""
+    index = index_filename(prefix)
+    if os.path.exists(index) and (not os.path.exists(index + PREVIOUS) or _is_whole(prefix)):
+        for path in _data_files(prefix) + [index]:
+            snapshot(path, path + PREVIOUS)
+    os.replace(data_tmp, data_filename(prefix))
+    os.replace(index_tmp, index)
+    remove_previous(prefix)
+
+
+def _is_whole(prefix):
+    """Whether the current pair of `prefix` is consistent (every tensor's bytes present, checksums right)."""
+    try:
+        with BundleReader(prefix, fallback=False) as reader:
+            reader.verify()
+    except errors.OpError:
+        return False
+    return True
+
+
+def remove_previous(prefix):
+    """Remove the `.prev` pair of `prefix`, the index first (it is what vouches for the pair)."""
+    for path in [index_filename(prefix) + PREVIOUS] + _data_files(prefix, PREVIOUS):
+        remove_quietly(path)
+
+
+def _user_stacklevel():
+    """The stacklevel that makes a warning raised by our caller name the innermost frame outside pygraph."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class BundleReader:
-    """Reads tensors from a V2 checkpoint, checking every checksum."""
+    """Reads tensors from a V2 checkpoint, checking every checksum. When a save of the prefix did not finish
+    (`P.index.prev` exists) it checks the whole current pair first and, if that is inconsistent, reads the
+    `.prev` pair instead, with a warning; `fallback=False` reads the current pair as it is."""
 
-    def __init__(self, prefix):
+    def __init__(self, prefix, fallback=True):
         self.prefix = prefix
-        path = index_filename(prefix)
+        self._suffix = ""
+        self._files = {}
+        index = index_filename(prefix)
+        if not (fallback and os.path.exists(index + PREVIOUS) and os.path.exists(index)):
+            self._load_index()
+            return
+        try:
+            self._load_index()
+            self.verify()
+        except (errors.DataLossError, errors.NotFoundError) as current_error:
+            self.close()
+            self._suffix = PREVIOUS
+            try:
+                self._load_index()
+                self.verify()
+            except errors.OpError:
+                self.close()
+                raise current_error from None
+            warnings.warn(f"The last save of checkpoint {prefix} was interrupted before it finished, so its files "
+                          f"do not match ({current_error.message}). Using the previous checkpoint saved there, "
+                          f"kept as {index}{PREVIOUS} and {data_filename(prefix)}{PREVIOUS}, instead.",
+                          stacklevel=_user_stacklevel())
+
+    def _load_index(self):
+        prefix = self.prefix
+        path = index_filename(prefix) + self._suffix
         try:
             with open(path, "rb") as f:
                 data = f.read()
@@ -141,7 +229,6 @@ class BundleReader:
             except UnicodeDecodeError:
                 raise table._corrupt(path, f"tensor name {item[0]!r} is not UTF-8") from None
             self.entries[name] = self._parse(messages.BundleEntryProto, item, path)
-        self._files = {}
 
     @staticmethod
     def _parse(cls, item, path):
@@ -211,6 +298,28 @@ class BundleReader:
         self._check_crc(name, entry, crc)
         return out
 
+    def verify(self):
+        """Read every tensor's bytes and check its checksum; DataLossError at the first that is missing or
+        differs (the data file does not belong to the index)."""
+        staging = np.empty(_CHUNK, np.uint8)
+        for name, entry in self.entries.items():
+            if entry.slices:  # the slices are entries of their own
+                continue
+            f = self._data_file(entry)
+            if entry.dtype == protos.DT_STRING:
+                self._read_strings(f, name, entry, self.shape_of(entry))
+                continue
+            f.seek(entry.offset)
+            crc, left = 0, entry.size
+            while left:
+                got = f.readinto(staging[:min(_CHUNK, left)])
+                if not got:
+                    raise errors.DataLossError(None, None, f"TensorBundle at {self.prefix}: data file truncated "
+                                               f"reading {name}")
+                crc = table.crc32c(staging[:got], crc)
+                left -= got
+            self._check_crc(name, entry, crc)
+
     def _check_crc(self, name, entry, actual):
         if table.unmask(entry.crc32c) != actual:
             raise errors.DataLossError(
@@ -248,7 +357,7 @@ class BundleReader:
     def _data_file(self, entry):
         f = self._files.get(entry.shard_id)
         if f is None:
-            path = data_filename(self.prefix, entry.shard_id, self.num_shards)
+            path = data_filename(self.prefix, entry.shard_id, self.num_shards) + self._suffix
             try:
                 f = self._files[entry.shard_id] = open(path, "rb")
             except FileNotFoundError:
@@ -261,8 +370,14 @@ def bundle_exists(prefix):
 
 
 def delete_bundle(prefix):
-    """Remove a checkpoint's files (index first, so that it stops being a checkpoint at once)."""
-    data_files = glob.glob(glob.escape(prefix) + ".data-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]")
-    for path in [index_filename(prefix)] + sorted(data_files):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
+    """Remove a checkpoint's files (index first, so that it stops being a checkpoint at once), the `.prev`
+    pair of an unfinished overwrite, and temporary files that killed saves left."""
+    remove_quietly(index_filename(prefix))
+    for path in _data_files(prefix):
+        remove_quietly(path)
+    remove_previous(prefix)
+    escaped = glob.escape(prefix)
+    for pattern in (".index", _DATA_GLOB):
+        for suffix in ("", PREVIOUS):
+            for path in glob.glob(escaped + pattern + suffix + ".tempstate[0-9]*"):
+                remove_quietly(path)

@@ -9,20 +9,39 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 
 
 def temp_name(path):
     return f"{path}.tempstate{secrets.randbits(64)}"
 
 
+def remove_quietly(path):
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
+@contextlib.contextmanager
+def temp_output(path, mode="wb"):
+    """`with temp_output(path) as (f, tmp):` writes f under the temporary name `tmp`, which the caller
+    renames into place later; on any error in the block the temporary file is removed."""
+    tmp = temp_name(path)
+    try:
+        with open(tmp, mode) as f:
+            yield f, tmp
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
 @contextlib.contextmanager
 def atomic_output(path, mode="wb"):
     """`with atomic_output(path) as f:` writes f under a temporary name and renames it to `path` when the
     block succeeds; on any error the temporary file is removed and `path` is untouched."""
-    tmp = temp_name(path)
+    with temp_output(path, mode) as (f, tmp):
+        yield f
     try:
-        with open(tmp, mode) as f:
-            yield f
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -33,3 +52,22 @@ def atomic_output(path, mode="wb"):
 def write_atomic(path, data):
     with atomic_output(path, "wb" if isinstance(data, bytes) else "w") as f:
         f.write(data)
+
+
+def snapshot(src, dst):
+    """Make `dst` (replaced atomically) hold what `src` holds now: a hard link, which costs nothing and stays
+    valid because every writer here replaces files instead of rewriting them, or a copy where the filesystem
+    has no hard links."""
+    tmp = temp_name(dst)
+    try:
+        try:
+            os.link(src, tmp)
+        except FileNotFoundError:
+            raise
+        except OSError:  # EPERM, ENOTSUP, EMLINK...: no hard link here
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise

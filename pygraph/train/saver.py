@@ -3,7 +3,9 @@
 Values move between the session's variable buffers and the bundle files directly (no graph ops), so
 saving or restoring compiles nothing. Write order makes every step crash-safe: `P.meta`, then
 `P.data-00000-of-00001`, then `P.index` (which marks the checkpoint as present), then the state file;
-each file is written under a temporary name and renamed into place.
+each file is written under a temporary name and renamed into place. Saving again to the same prefix keeps
+the previous pair until the new one is whole, and restore falls back to it (with a warning) if a save was
+killed in between (checkpoint/bundle.py).
 """
 
 from __future__ import annotations
