@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import struct
 
-import crc32c as _crc32c
-
 from .. import errors
+from ..checksums import crc32c, mask, unmask  # noqa: F401 (bundle.py uses them through this module)
 
 MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48
@@ -23,21 +22,6 @@ _HANDLES_SIZE = 40  # two BlockHandles at their maximum varint length (10 bytes 
 BLOCK_SIZE = 262144
 RESTART_INTERVAL = 16
 _NO_COMPRESSION = 0
-_MASK_DELTA = 0xA282EAD8
-
-
-def crc32c(data, value=0):
-    return _crc32c.crc32c(data, value)
-
-
-def mask(crc):
-    """LevelDB's masked CRC: stored CRCs are rotated so that a CRC of data that holds CRCs stays strong."""
-    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-def unmask(masked):
-    rot = (masked - _MASK_DELTA) & 0xFFFFFFFF
-    return ((rot >> 17) | (rot << 15)) & 0xFFFFFFFF
 
 
 def put_varint(out: bytearray, value: int):

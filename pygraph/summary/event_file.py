@@ -17,19 +17,8 @@ import threading
 import time
 import weakref
 
+from ..checksums import masked_crc32c
 from ._protos import proto
-
-try:  # a C implementation when the checkpoint code's crc32c package is there; tensorboard's otherwise
-    from crc32c import crc32c as _crc32c
-
-    def masked_crc32c(data):
-        crc = _crc32c(data)
-        return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-except ImportError:  # pragma: no cover - depends on the environment
-    def masked_crc32c(data):
-        from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as tb_masked_crc32c
-
-        return tb_masked_crc32c(data)
 
 _LENGTH = struct.Struct("<Q")
 _CRC = struct.Struct("<I")
