@@ -2,53 +2,153 @@
 
 __version__ = "0.1.0"
 
-from . import dtypes, errors  # noqa: E402
-from .dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64, string  # noqa: E402,A004
-from .graph import (  # noqa: E402
-    Graph, GraphKeys, Operation, Tensor, add_to_collection, add_to_collections, control_dependencies,
-    get_collection, get_collection_ref, get_default_graph, name_scope, reset_default_graph,
+from . import (  # noqa: E402
+    dtypes,
+    errors,
+    initializers,  # noqa: E402
+    nn,  # noqa: E402
+    summary,  # noqa: E402
+    train,  # noqa: E402
 )
-from .ops.core import constant, convert_to_tensor  # noqa: E402
-from .ops.math import (  # noqa: E402
-    abs, add, add_n, cast, ceil, div, divide, equal, exp, expm1, floor, floordiv, floormod, greater,
-    greater_equal, identity, less, less_equal, log, log1p, logical_and, logical_not, logical_or, logical_xor,
-    maximum, minimum, mod, multiply, negative, not_equal, ones_like, pow, realdiv, reciprocal, round, rsqrt,
-    sigmoid, sign, softplus, sqrt, square, squared_difference, subtract, tanh, to_double, to_float, to_int32,
-    to_int64, truediv, where, zeros_like,
-)
-from .ops.registry import NoGradient, NotDifferentiable, RegisterGradient  # noqa: E402
-from .ops.state import (  # noqa: E402
-    Variable, all_variables, assign, assign_add, assign_sub, global_variables, global_variables_initializer,
-    group, initialize_all_variables, initialize_local_variables, initialize_variables, local_variables,
-    local_variables_initializer, model_variables, no_op, placeholder, placeholder_with_default,
-    trainable_variables, variables_initializer,
-)
-from .session import InteractiveSession, Session, get_default_session  # noqa: E402
-from .shape import Dimension, TensorShape  # noqa: E402
-
-from . import nn  # noqa: E402
-from . import train  # noqa: E402
+from .dtypes import DType, as_dtype, float32, float64, int32, int64, string  # noqa: E402,A004
+from .dtypes import bool_ as bool
 from .gradients import AggregationMethod, UnconnectedGradients, gradients  # noqa: E402
-from . import summary  # noqa: E402
-from . import initializers  # noqa: E402
-from .initializers import (  # noqa: E402
-    constant_initializer, glorot_normal_initializer, glorot_uniform_initializer, ones_initializer,
-    random_normal_initializer, random_uniform_initializer, truncated_normal_initializer,
-    variance_scaling_initializer, zeros_initializer,
+from .graph import (  # noqa: E402
+    Graph,
+    GraphKeys,
+    Operation,
+    Tensor,
+    add_to_collection,
+    add_to_collections,
+    control_dependencies,
+    get_collection,
+    get_collection_ref,
+    get_default_graph,
+    name_scope,
+    reset_default_graph,
 )
-from .scopes import (  # noqa: E402
-    AUTO_REUSE, VariableScope, get_local_variable, get_variable, get_variable_scope, variable_op_scope,
-    variable_scope,
+from .initializers import (  # noqa: E402
+    constant_initializer,
+    glorot_normal_initializer,
+    glorot_uniform_initializer,
+    ones_initializer,
+    random_normal_initializer,
+    random_uniform_initializer,
+    truncated_normal_initializer,
+    variance_scaling_initializer,
+    zeros_initializer,
 )
 
 # array, reduction, linear-algebra and random ops (after the submodule imports: tf.shape is a function)
 from .ops.array import (  # noqa: E402
-    concat, expand_dims, fill, gather, one_hot, ones, range, rank, reshape, shape, size, squeeze, stack, stop_gradient,
-    tile, unstack, zeros,
+    concat,
+    expand_dims,
+    fill,
+    gather,
+    one_hot,
+    ones,
+    range,
+    rank,
+    reshape,
+    shape,
+    size,
+    squeeze,
+    stack,
+    stop_gradient,
+    tile,
+    unstack,
+    zeros,
 )
-from .ops.reduce import argmax, argmin, reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum  # noqa: E402
+from .ops.core import constant, convert_to_tensor  # noqa: E402
 from .ops.linalg import matmul, matrix_inverse, transpose  # noqa: E402
+from .ops.math import (  # noqa: E402
+    abs,
+    add,
+    add_n,
+    cast,
+    ceil,
+    div,
+    divide,
+    equal,
+    exp,
+    expm1,
+    floor,
+    floordiv,
+    floormod,
+    greater,
+    greater_equal,
+    identity,
+    less,
+    less_equal,
+    log,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    maximum,
+    minimum,
+    mod,
+    multiply,
+    negative,
+    not_equal,
+    ones_like,
+    pow,
+    realdiv,
+    reciprocal,
+    round,
+    rsqrt,
+    sigmoid,
+    sign,
+    softplus,
+    sqrt,
+    square,
+    squared_difference,
+    subtract,
+    tanh,
+    to_double,
+    to_float,
+    to_int32,
+    to_int64,
+    truediv,
+    where,
+    zeros_like,
+)
 from .ops.random import random_normal, random_uniform, set_random_seed, truncated_normal  # noqa: E402
+from .ops.reduce import argmax, argmin, reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum  # noqa: E402
+from .ops.registry import NoGradient, NotDifferentiable, RegisterGradient  # noqa: E402
+from .ops.state import (  # noqa: E402
+    Variable,
+    all_variables,
+    assign,
+    assign_add,
+    assign_sub,
+    global_variables,
+    global_variables_initializer,
+    group,
+    initialize_all_variables,
+    initialize_local_variables,
+    initialize_variables,
+    local_variables,
+    local_variables_initializer,
+    model_variables,
+    no_op,
+    placeholder,
+    placeholder_with_default,
+    trainable_variables,
+    variables_initializer,
+)
+from .scopes import (  # noqa: E402
+    AUTO_REUSE,
+    VariableScope,
+    get_local_variable,
+    get_variable,
+    get_variable_scope,
+    variable_op_scope,
+    variable_scope,
+)
+from .session import InteractiveSession, Session, get_default_session  # noqa: E402
+from .shape import Dimension, TensorShape  # noqa: E402
 
 sub = subtract
 mul = multiply

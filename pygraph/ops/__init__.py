@@ -1,4 +1,3 @@
 """Op families. Importing this package registers every built-in op."""
 
-from . import core, math, registry, state  # noqa: F401
-from . import array, linalg, random, reduce  # noqa: F401
+from . import array, core, linalg, math, random, reduce, registry, state  # noqa: F401  # noqa: F401

@@ -11,8 +11,8 @@ from . import registry
 from .core import convert_to_tensor, fmt_shape, make_op, op_scope
 
 F = (dtypes.float32, dtypes.float64)
-I = (dtypes.int32, dtypes.int64)
-NUM = F + I
+INTS = (dtypes.int32, dtypes.int64)
+NUM = F + INTS
 B = (dtypes.bool_,)
 ALL = NUM + B
 
