@@ -71,3 +71,11 @@ class Program:
     buffers: dict  # Ref -> Buffer
     kernels: list  # of Kernel
     scratch_slots: int = 0
+
+
+@dataclass
+class CompiledProgram:
+    path: str  # the shared object to load
+    num_outputs: int
+    source: str  # empty when the module came from the request index (nothing was rendered)
+    kernels: list  # one line per kernel, for debugging

@@ -8,7 +8,6 @@ Each step's result can be printed with PYGRAPH_DEBUG (1: kernels, 2: + source, 3
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
 from . import (
     emit,
@@ -18,18 +17,10 @@ from . import (
 )
 from .dims import DimTable, broadcast, cxx_dims, is_scalar, numel_expr
 from .fuse import fuse, fuse_into_reductions, schedule
-from .ir import Buffer, Program, Ref
+from .ir import Buffer, CompiledProgram, Program, Ref
 
 # elementwise loops split over threads in chunks of at least this many elements
 PARALLEL_GRAIN = 1 << 15
-
-
-@dataclass
-class CompiledProgram:
-    path: str  # the shared object to load
-    num_outputs: int
-    source: str
-    kernels: list  # one line per kernel, for debugging
 
 
 class Lowering:

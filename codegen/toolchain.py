@@ -121,7 +121,13 @@ def _valid(so, meta):
         return False
 
 
-def _write_atomic(path, data):
+def entry_is_valid(so):
+    """Whether a module entry `<key>.so` is intact (its recorded digest matches)."""
+    so = Path(so)
+    return _valid(so, so.with_suffix(".sha256"))
+
+
+def write_atomic(path, data):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -162,7 +168,7 @@ def build(source, libs=(), debug=0):
 
 
 def _compile(cxx, flags, lflags, source, so, meta, src, debug):
-    _write_atomic(src, source.encode())
+    write_atomic(src, source.encode())
     fd, tmp_so = tempfile.mkstemp(dir=so.parent, prefix=f".{so.stem}.", suffix=".so.tmp")
     os.close(fd)
     cmd = [cxx, *flags, str(src), "-o", tmp_so, *lflags]
@@ -179,10 +185,13 @@ def _compile(cxx, flags, lflags, source, so, meta, src, debug):
     except BaseException:
         _unlink(tmp_so)
         raise
-    _write_atomic(meta, (digest + "\n").encode())
+    write_atomic(meta, (digest + "\n").encode())
 
 
 def clear_memory_cache():
     """Forget modules found in this process (tests use it to exercise the disk cache)."""
+    from . import request_cache
+
     with _lock:
         _memory.clear()
+    request_cache.clear_memory()

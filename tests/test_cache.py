@@ -30,7 +30,7 @@ A = tf.placeholder(tf.float32, (None, 3))
 B = tf.sqrt(A * k + 1.0) - A
 with tf.Session() as sess:
     out = sess.run(B, {A: np.arange(6, dtype=np.float32).reshape(2, 3)})
-print(json.dumps({"result": out.tolist(), "stats": toolchain.stats}))
+print(json.dumps({"result": out.tolist(), "stats": toolchain.stats, "lowered": "jinja2" in sys.modules}))
 """
 
 
@@ -128,6 +128,26 @@ def test_second_process_compiles_nothing(tmp_path):
     assert second["stats"]["compiles"] == 0 and second["stats"]["disk_hits"] >= 1
     np.testing.assert_allclose(first["result"], expected_child(k), rtol=1e-6)
     assert second["result"] == first["result"]
+
+
+def test_warm_process_loads_its_module_without_lowering(tmp_path):
+    """The request index maps a known program straight to its module: no Jinja, no rendering."""
+    k = fresh_literal()
+    first = run_child(k, tmp_path / "c")
+    second = run_child(k, tmp_path / "c")
+    assert first["lowered"] and not second["lowered"]
+    assert second["stats"]["compiles"] == 0 and second["result"] == first["result"]
+
+
+def test_request_index_pointing_at_a_damaged_module_rebuilds_it(tmp_path):
+    k = fresh_literal()
+    cache = tmp_path / "c"
+    run_child(k, cache)
+    for so in Path(cache).glob("*.so"):
+        so.write_bytes(so.read_bytes()[:100])
+    again = run_child(k, cache)
+    assert again["lowered"] and again["stats"]["compiles"] >= 1
+    np.testing.assert_allclose(again["result"], expected_child(k), rtol=1e-6)
 
 
 def test_concurrent_processes_share_one_entry(tmp_path):
