@@ -1,4 +1,4 @@
-"""Checking and converting feed values: what a placeholder accepts, at the cost of a few hundred ns."""
+"""Checking and converting feed values: what a placeholder accepts, at the cost of ~100 ns a feed."""
 
 from __future__ import annotations
 
@@ -22,11 +22,14 @@ def _shape_test(static, rank_fixed):
 
 
 def feed_converter(tensor, rank_fixed):
+    """A function turning a feed value into the array the kernel takes. An ndarray of the right dtype passes
+    as it is: the compiled program checks rank and known dims, and the runtime copies strided arrays; when
+    the program rejects it, `convert.check` gives TF's error."""
     dt = tensor.dtype.np
     static = tensor.shape.as_tuple()
     shape_ok = _shape_test(static, rank_fixed)
 
-    def convert(value):
+    def check(value):
         if type(value) is np.ndarray and value.dtype is dt and value.flags.c_contiguous:
             arr = value
         else:
@@ -38,6 +41,12 @@ def feed_converter(tensor, rank_fixed):
                              f"shape '{tensor.shape}'")
         return arr
 
+    def convert(value):
+        if type(value) is np.ndarray and value.dtype is dt:
+            return value
+        return check(value)
+
+    convert.check = check
     return convert
 
 

@@ -58,6 +58,8 @@ class Plan:
         self.host_values = host_values
         self.compiled = compiled  # Tensor -> kernel output index
         self.host_feeds = host_feeds  # string feeds: Tensor -> position among the feeds
+        # compiled feed k is argument k and node k: a program rejecting it gets TF's feed error from here
+        self.feed_checks = [c.check for c in converters]
         if host_feeds:
             slots = [i for i in range(len(converters) + len(host_feeds)) if i not in host_feeds.values()]
             self.converters = [(lambda values, c=c, i=i: c(values[i])) for c, i in zip(converters, slots)]
@@ -81,6 +83,8 @@ class Plan:
             outs = self.kernel(args)
         except _runtime.KernelError as e:
             code, node, message = e.args
+            if 0 <= node < len(self.feed_checks):
+                self.feed_checks[node](args[node])  # raises ValueError (or Replan) naming both shapes
             op = self.node_ops[node] if 0 <= node < len(self.node_ops) else None
             errors.raise_for_op(code, op, message)
         if not self.ready:

@@ -73,3 +73,15 @@ def test_tall_constant_matrix_vector_products_match_numpy():
         assert any(isinstance(k, tuple) and k[0] == "transposed" for k in sess._folded)
     np.testing.assert_allclose(f, xv.astype(np.float64) @ vv, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(b, xv.T.astype(np.float64) @ ev, rtol=1e-5, atol=1e-4)
+
+
+def test_strided_feed_is_copied_by_the_runtime_and_bad_shapes_still_get_tf_errors():
+    A = tf.placeholder(tf.float32, (None, 3))
+    B = A + 5
+    strided = np.arange(12, dtype=np.float32).reshape(3, 4)[:, :3]  # right dtype, not contiguous
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(B, {A: strided}), strided + 5)
+        import pytest
+
+        with pytest.raises(ValueError, match=r"Cannot feed value of shape \(2, 4\) for Tensor 'Placeholder:0'"):
+            sess.run(B, {A: np.ones((2, 4), np.float32)})  # right dtype: rejected by the compiled program

@@ -134,12 +134,18 @@ void free_capsule(void* p) { std::free(p); }
 py::tuple Kernel::call(const py::list& args) {
   size_t nargs = args.size();
   std::vector<pg_tensor> tensors(nargs);
+  std::vector<py::array> copies;  // contiguous copies of strided inputs, alive until the call returns
   for (size_t i = 0; i < nargs; ++i) {
     py::handle h = args[i];
     if (!py::isinstance<py::array>(h)) throw py::type_error("kernel argument " + std::to_string(i) + " is not an ndarray");
     auto arr = py::reinterpret_borrow<py::array>(h);
-    if (!(arr.flags() & py::array::c_style) || arr.ndim() > PG_MAX_RANK)
-      throw py::value_error("kernel argument " + std::to_string(i) + " must be C-contiguous with rank <= 8");
+    if (!(arr.flags() & py::array::c_style)) {
+      arr = py::array::ensure(h, py::array::c_style);
+      if (!arr) throw py::error_already_set();
+      copies.push_back(arr);
+    }
+    if (arr.ndim() > PG_MAX_RANK)
+      throw py::value_error("kernel argument " + std::to_string(i) + " has rank above 8");
     pg_tensor& t = tensors[i];
     t.dtype = dtype_from_numpy(arr.dtype());
     if (!t.dtype) throw py::type_error("kernel argument " + std::to_string(i) + " has an unsupported dtype");
