@@ -1,6 +1,7 @@
 """Constant folding: subgraphs of constants are evaluated once per session, never stateful ones."""
 
 import numpy as np
+import pytest
 from pygraph.codegen import toolchain
 
 import pygraph as tf
@@ -81,7 +82,5 @@ def test_strided_feed_is_copied_by_the_runtime_and_bad_shapes_still_get_tf_error
     strided = np.arange(12, dtype=np.float32).reshape(3, 4)[:, :3]  # right dtype, not contiguous
     with tf.Session() as sess:
         np.testing.assert_array_equal(sess.run(B, {A: strided}), strided + 5)
-        import pytest
-
         with pytest.raises(ValueError, match=r"Cannot feed value of shape \(2, 4\) for Tensor 'Placeholder:0'"):
             sess.run(B, {A: np.ones((2, 4), np.float32)})  # right dtype: rejected by the compiled program
