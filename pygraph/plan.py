@@ -94,14 +94,7 @@ class Plan:
 
     def run_single(self):
         """The no-feed, one-tensor path (sess.run(t), t.eval(), make_callable)."""
-        outs = self._call(self.static_args)
-        if self.host_steps is not None:
-            return self._finish(outs)[0]
-        i = self.element_outputs[0]
-        if i < 0:
-            return None
-        v = outs[i]
-        return v[()] if v.ndim == 0 else v
+        return self._value_of_one(self._call(self.static_args), ())
 
     def _args(self, values):
         if self._indexed:
@@ -113,7 +106,9 @@ class Plan:
 
     def run_one(self, values):
         """The value of the single fetched element."""
-        outs = self._call(self._args(values) if values else self.static_args)
+        return self._value_of_one(self._call(self._args(values) if values else self.static_args), values)
+
+    def _value_of_one(self, outs, values):
         if self.host_steps is not None:
             return self._finish(outs, values)[0]
         i = self.element_outputs[0]

@@ -103,22 +103,20 @@ def random_uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None
         return add(rnd * (hi - lo), lo, name=scope)
 
 
-def random_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
-    dtype = _float_dtype(dtype, "tf.random_normal")
-    with op_scope(name, "random_normal", [mean, stddev]) as scope:
+def _scaled_normal(op_type, default_name, shape, mean, stddev, dtype, seed, name):
+    dtype = _float_dtype(dtype, f"tf.{default_name}")
+    with op_scope(name, default_name, [mean, stddev]) as scope:
         shape_t, static, out = _shape_tensor(shape)
         mean_t = convert_to_tensor(mean, dtype=dtype, name="mean")
         std_t = convert_to_tensor(stddev, dtype=dtype, name="stddev")
-        rnd = _random_op("RandomStandardNormal", shape_t, static, out, dtype, seed)
+        rnd = _random_op(op_type, shape_t, static, out, dtype, seed)
         return add(rnd * std_t, mean_t, name=scope)
+
+
+def random_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
+    return _scaled_normal("RandomStandardNormal", "random_normal", shape, mean, stddev, dtype, seed, name)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
     """Normal values redrawn until within two standard deviations of the mean."""
-    dtype = _float_dtype(dtype, "tf.truncated_normal")
-    with op_scope(name, "truncated_normal", [mean, stddev]) as scope:
-        shape_t, static, out = _shape_tensor(shape)
-        mean_t = convert_to_tensor(mean, dtype=dtype, name="mean")
-        std_t = convert_to_tensor(stddev, dtype=dtype, name="stddev")
-        rnd = _random_op("TruncatedNormal", shape_t, static, out, dtype, seed)
-        return add(rnd * std_t, mean_t, name=scope)
+    return _scaled_normal("TruncatedNormal", "truncated_normal", shape, mean, stddev, dtype, seed, name)
