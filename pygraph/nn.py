@@ -1,3 +1,66 @@
-"""tf.nn: activations (more arrive with the neural-network ops)."""
+"""tf.nn: activations, softmax and the cross-entropy losses, as compositions of existing ops, so that
+fusion and gradients come from those ops."""
 
-from .ops.math import relu, sigmoid, softplus, tanh  # noqa: F401
+from __future__ import annotations
+
+from .ops.array import stop_gradient
+from .ops.core import convert_to_tensor, op_scope
+from .ops.math import exp, log, negative, relu, sigmoid, softplus, subtract, tanh, truediv  # noqa: F401
+from .ops.reduce import reduce_max, reduce_sum
+from .ops.slicing import one_hot
+
+
+def _shifted(x, axis):
+    # softmax is shift-invariant: subtracting the (gradient-free) max keeps exp() finite
+    return x - stop_gradient(reduce_max(x, axis=axis, keepdims=True))
+
+
+def softmax(logits, axis=None, name=None, dim=None):
+    axis = -1 if axis is None and dim is None else (axis if axis is not None else dim)
+    with op_scope(name, "Softmax", [logits]) as scope:
+        e = exp(_shifted(convert_to_tensor(logits, name="logits"), axis))
+        return truediv(e, reduce_sum(e, axis=axis, keepdims=True), name=scope)
+
+
+def log_softmax(logits, axis=None, name=None, dim=None):
+    axis = -1 if axis is None and dim is None else (axis if axis is not None else dim)
+    with op_scope(name, "LogSoftmax", [logits]) as scope:
+        z = _shifted(convert_to_tensor(logits, name="logits"), axis)
+        return subtract(z, log(reduce_sum(exp(z), axis=axis, keepdims=True)), name=scope)
+
+
+def _named_only(fn_name, sentinel):
+    if sentinel is not None:
+        raise ValueError(f"Only call `{fn_name}` with named arguments (labels=..., logits=..., ...)")
+
+
+def softmax_cross_entropy_with_logits_v2(_sentinel=None, labels=None, logits=None, axis=-1, name=None, dim=None):
+    _named_only("softmax_cross_entropy_with_logits_v2", _sentinel)
+    axis = dim if dim is not None else axis
+    with op_scope(name, "softmax_cross_entropy_with_logits", [labels, logits]) as scope:
+        logits = convert_to_tensor(logits, name="logits")
+        labels = convert_to_tensor(labels, dtype=logits.dtype, name="labels")
+        return negative(reduce_sum(labels * log_softmax(logits, axis=axis), axis=axis), name=scope)
+
+
+def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1, name=None, axis=None):
+    """TF1's version: no gradient flows into the labels."""
+    _named_only("softmax_cross_entropy_with_logits", _sentinel)
+    return softmax_cross_entropy_with_logits_v2(labels=stop_gradient(labels), logits=logits,
+                                                axis=axis if axis is not None else dim, name=name)
+
+
+def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
+    """Class indices as labels. The class count must be known when the graph is built."""
+    _named_only("sparse_softmax_cross_entropy_with_logits", _sentinel)
+    with op_scope(name, "SparseSoftmaxCrossEntropyWithLogits", [labels, logits]) as scope:
+        logits = convert_to_tensor(logits, name="logits")
+        labels = convert_to_tensor(labels, name="labels")
+        if logits.shape.ndims is None or logits.shape.as_tuple()[-1] is None:
+            raise ValueError(f"sparse_softmax_cross_entropy_with_logits needs the number of classes (the last "
+                             f"dimension of logits) to be known; logits have shape {logits.shape}")
+        if labels.shape.ndims is not None and logits.shape.ndims != labels.shape.ndims + 1:
+            raise ValueError(f"Rank mismatch: Rank of labels (received {labels.shape.ndims}) should equal rank of "
+                             f"logits minus 1 (received {logits.shape.ndims}).")
+        onehot = one_hot(labels, logits.shape.as_tuple()[-1], dtype=logits.dtype)
+        return negative(reduce_sum(onehot * log_softmax(logits), axis=-1), name=scope)
