@@ -167,6 +167,7 @@ def plan_buffers(lw, kernels, kernel_of):
             buf = _new_buffer(lw, r, outputs.get(r))
             lw.buffers[r] = buf
             lw.allocs.append(f"{buf.name}[0] = {emit.literal(node.attrs['value'], node.dtypes[0])};")
+    _alias_variable_reads(lw, kernels, kernel_of, needs_buffer, outputs)
     copies = []
     for k in kernels:
         for i in k.nodes:
@@ -187,6 +188,37 @@ def plan_buffers(lw, kernels, kernel_of):
             copies.append((ref, _new_buffer(lw, ref, o)))
     for ref, buf in copies:
         kernels.insert(0, _copy_kernel(ref, buf))
+
+
+def _alias_variable_reads(lw, kernels, kernel_of, needs_buffer, outputs):
+    """`x/read` (Identity of a variable) read by other kernels would copy the variable on every run (all
+    of an MLP's weights, each step). When every reader runs before the first kernel that writes the
+    variable, the readers use the variable's buffer itself and the copy disappears."""
+    nodes = lw.nodes
+    first_write = {}
+    for k, kern in enumerate(kernels):
+        for i in kern.nodes:
+            if nodes[i].op in emit.WRITES_INPUT0:
+                first_write.setdefault(nodes[i].inputs[0], k)
+    readers = {}
+    for j, node in enumerate(nodes):
+        for r in node.inputs:
+            readers.setdefault(r, []).append(j)
+    for kern in kernels:
+        if kern.kind != "elementwise":
+            continue
+        for i in list(kern.nodes):
+            node, ref = nodes[i], Ref(i, 0)
+            if node.op != "Identity" or ref in outputs or ref not in needs_buffer:
+                continue
+            src = node.inputs[0]
+            if nodes[src.node].op != "Arg" or nodes[src.node].attrs.get("kind") != "var":
+                continue
+            last_read = max(kernel_of.get(j, len(kernels)) for j in readers.get(ref, []))
+            if last_read < first_write.get(src, len(kernels)):
+                lw.buffers[ref] = lw.buffers[src]
+                kern.nodes.remove(i)
+    kernels[:] = [k for k in kernels if k.nodes or k.kind != "elementwise"]
 
 
 def _alias(lw, node, ref):
