@@ -68,8 +68,22 @@ def load_average():
         return None
 
 
-def header(threads, interpreters):
+def source_revision(root):
+    """The commit measured, and any uncommitted change to tracked files outside benchmarks/."""
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30).stdout
+        except OSError:
+            return ""
+    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    dirty = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()
+             if not line[3:].startswith("benchmarks/")]
+    return head + (f" plus uncommitted changes to {', '.join(dirty)}" if dirty else "")
+
+
+def header(threads, interpreters, root):
     return dict(
+        source=source_revision(root),
         load_start=load_average(),
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         cpu=_cpu_model(), cores=os.cpu_count(), memory_gib=_memory_gib(),

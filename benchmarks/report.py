@@ -65,9 +65,11 @@ def _header_lines(results):
     lines = [
         f"- Date: {h['date']}{' (quick mode: times are not meaningful)' if results['quick'] else ''}",
         f"- Machine: {h['cpu']}, {h['cores']} cores, {h['memory_gib']} GiB, {h['os']}; {h['compiler']}",
-        f"- Load average (1 min) at start / end: {h.get('load_start', '?')} / {h.get('load_end', '?')} "
-        "(other work on the machine inflates max and, when large, the median)",
-        f"- Versions: {versions}",
+        f"- Load average (1 min) at start / end: {h.get('load_start', '?')} / {h.get('load_end', '?')}; after each "
+        "framework's W1-W7: " + ", ".join(f"{fw} {i.get('load_after_w1_w7', '?')}" for fw, i in info.items())
+        + " (other work on the 2 cores inflates max and, when large, the median: OpenBLAS's second thread waits "
+        "for a busy core)",
+        f"- Versions: {versions}; pygraph source {h.get('source', 'unknown')}",
         "- Python: " + ", ".join(f"{fw} {v['python']}" for fw, v in h["interpreters"].items()),
         f"- Threads: {h['threads']} for every framework (" + ", ".join(f"{k}={v}" for k, v in h["thread_env"].items())
         + f"; XLA_FLAGS=`{h['xla_flags']}`; TF intra_op={h['threads']}, inter_op=1)",
@@ -114,7 +116,9 @@ def markdown(results):
               "cache, so their W8 cold and warm rows measure the same thing; numpy builds no graph, so its W8 "
               "first-result rows are left out of the ratio. W7's floor rows are the memory traffic "
               "of reading and writing 10M floats once, into a reused array and into a fresh one (whose page "
-              "faults every framework that returns a new array also pays)."]
+              "faults every framework that returns a new array also pays). pygraph hands back the previous output "
+              "buffer when the caller has dropped the previous result, which the first W7 row allows and the second "
+              "(`y = run(...)`, the usual loop) does not."]
     return "\n".join(lines) + "\n"
 
 

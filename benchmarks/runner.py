@@ -76,7 +76,7 @@ def run(frameworks, peers_python, threads, quick, work):
     reference.save_references(paths["refs"], reference.references(data_mod.load(paths["data"])))
     env = machine.worker_env(threads)
     interpreters = {fw: _interpreter(fw, peers_python) for fw in frameworks}
-    results = dict(header=machine.header(threads, {fw: p for fw, p in interpreters.items() if p}), quick=quick,
+    results = dict(header=machine.header(threads, {fw: p for fw, p in interpreters.items() if p}, ROOT), quick=quick,
                    frameworks=list(frameworks), info={}, cells={r.id: {} for r in ROWS})
     for fw in frameworks:
         python = interpreters[fw]
@@ -88,7 +88,7 @@ def run(frameworks, peers_python, threads, quick, work):
         started = time.perf_counter()
         print(f"{fw}: workloads W1-W7 ({python})", file=sys.stderr, flush=True)
         result = _run_worker(python, fw, paths, env, quick, work)
-        results["info"][fw] = result["info"]
+        results["info"][fw] = dict(result["info"], load_after_w1_w7=machine.load_average())
         for row_id, cell in result["rows"].items():
             results["cells"][row_id][fw] = cell
         if fw in latency.PROGRAMS:
