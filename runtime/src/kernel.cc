@@ -1,6 +1,7 @@
 #include "kernel.h"
 
 #include <dlfcn.h>
+#include <sys/mman.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -62,6 +63,22 @@ static py::dtype numpy_dtype(int32_t dtype) {
   }
 }
 
+// Large buffers go on 2 MB boundaries with transparent huge pages asked for (as numpy does): a fresh
+// 40 MB output then costs 20 page faults instead of ~10,000.
+static void* aligned_alloc_buffer(size_t nbytes) {
+  const size_t huge = size_t(1) << 21;
+  void* data = nullptr;
+  if (nbytes >= 2 * huge) {
+    if (posix_memalign(&data, huge, nbytes) != 0) return nullptr;
+#ifdef MADV_HUGEPAGE
+    madvise(data, nbytes, MADV_HUGEPAGE);
+#endif
+    return data;
+  }
+  if (posix_memalign(&data, 64, nbytes ? nbytes : 64) != 0) return nullptr;
+  return data;
+}
+
 static size_t shape_size(int32_t ndim, const int64_t* shape) {
   size_t n = 1;
   for (int i = 0; i < ndim; ++i) n *= static_cast<size_t>(shape[i]);
@@ -87,9 +104,8 @@ void* Kernel::alloc_output(int32_t index, int32_t dtype, int32_t ndim, const int
   if (same) return slot.data;
   slot.reused = false;
   size_t nbytes = shape_size(ndim, shape) * dtype_itemsize(dtype);
-  void* data = nullptr;
-  if (posix_memalign(&data, 64, nbytes ? nbytes : 64) != 0) data = nullptr;
-  slot.data = data;
+  slot.data = aligned_alloc_buffer(nbytes);
+  void* data = slot.data;
   return data;
 }
 
@@ -101,7 +117,8 @@ void* Kernel::scratch(int32_t index, size_t nbytes) {
     std::free(s.data);
     s.data = nullptr;
     s.capacity = 0;
-    if (posix_memalign(&s.data, 64, nbytes ? nbytes : 64) != 0) return nullptr;
+    s.data = aligned_alloc_buffer(nbytes);
+    if (!s.data) return nullptr;
     s.capacity = nbytes;
   }
   return s.data;
