@@ -12,14 +12,15 @@ def compile_request(req, debug=0):
     rendered and compiled (or found in the module cache by its source)."""
     from . import request_cache
 
+    key = request_cache.request_key(req)
     if debug < 1:  # debug output describes the lowering, so it always lowers
-        path = request_cache.lookup(req)
+        path = request_cache.lookup(key)
         if path is not None:
             return CompiledProgram(path, len(req.outputs), "", [])
     from .lower import compile_request as lower_and_build
 
     program = lower_and_build(req, debug)
-    request_cache.record(req, program.path)
+    request_cache.record(key, program.path)
     return program
 
 

@@ -19,9 +19,6 @@ from .dims import DimTable, broadcast, cxx_dims, is_scalar, numel_expr
 from .fuse import fuse, fuse_into_reductions, schedule
 from .ir import Buffer, CompiledProgram, Program, Ref
 
-# elementwise loops split over threads in chunks of at least this many elements
-PARALLEL_GRAIN = 1 << 15
-
 
 class Lowering:
     """State shared by the steps for one Request."""
@@ -178,8 +175,8 @@ def plan_buffers(lw, kernels, kernel_of):
                     lw.buffers[ref] = lw.buffers[node.inputs[0]]
                     if ref in outputs:
                         k.data.setdefault("extra_stores", []).append((ref, _new_buffer(lw, ref, outputs[ref])))
-                elif ref not in outputs and _alias(lw, node, ref) is not None:
-                    lw.buffers[ref] = _alias(lw, node, ref)
+                elif ref not in outputs and (alias := _alias(lw, node, ref)) is not None:
+                    lw.buffers[ref] = alias
                 elif ref in needs_buffer or k.kind != "elementwise":
                     lw.buffers[ref] = _new_buffer(lw, ref, outputs.get(ref))
     for ref, o in outputs.items():  # fetched arguments and constants are copied out

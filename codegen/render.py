@@ -11,6 +11,9 @@ from . import emit, toolchain
 from .dims import cxx_dims, is_scalar, numel_expr
 from .ir import Ref
 
+# elementwise loops split over threads in chunks of at least this many elements
+PARALLEL_GRAIN = 1 << 15
+
 
 @functools.lru_cache(maxsize=None)
 def environment():
@@ -82,9 +85,7 @@ def elementwise(lw, kernel, k):
 
     def operand(ref):
         node = nodes[ref.node]
-        if ref.node in members and node.op not in emit.WRITES_INPUT0:
-            return f"v{ref.node}_{ref.index}"
-        if ref.node in members:  # a write's value, after the write
+        if ref.node in members:  # computed earlier in this loop (a write's value too, after the write)
             return f"v{ref.node}_{ref.index}"
         if node.op == "Const":
             return emit.literal(node.attrs["value"], node.dtypes[0])
@@ -144,13 +145,13 @@ def elementwise(lw, kernel, k):
     call += [f"c.{p.name} = {p.name};" for p in ptrs]
     call.append("c.err = 0;")
     if flat:
-        call.append(f"ctx->parallel_for(ctx, {numel_expr(loop)}, {lw_grain()}, k{k}_body, &c);")
+        call.append(f"ctx->parallel_for(ctx, {numel_expr(loop)}, {PARALLEL_GRAIN}, k{k}_body, &c);")
     else:
         rank = len(loop)
         same = " && ".join(f"({numel_expr(lw.dims[ref])}) == n" for _, ref, _ in strided)
         call.append(f"const int64_t n = {numel_expr(loop)};")
         call.append(f"if ({same}) {{")
-        call.append(f"  ctx->parallel_for(ctx, n, {lw_grain()}, k{k}_flat, &c);")
+        call.append(f"  ctx->parallel_for(ctx, n, {PARALLEL_GRAIN}, k{k}_flat, &c);")
         call.append("} else {")
         call.append(f"const int64_t L[] = {cxx_dims(loop)};")
         call.append(f"c.orank = {rank - 1}; c.inner = L[{rank - 1}];")
@@ -160,7 +161,7 @@ def elementwise(lw, kernel, k):
             call.append(f"{{ const int64_t sh[] = {cxx_dims(d)}; "
                         f"pg_bcast_strides(sh, {len(d)}, L, {rank}, c.st{s}); }}")
         rows = numel_expr(loop[:-1])
-        call.append(f"ctx->parallel_for(ctx, {rows}, pg_imax(1, {lw_grain()} / pg_imax(1, c.inner)), "
+        call.append(f"ctx->parallel_for(ctx, {rows}, pg_imax(1, {PARALLEL_GRAIN} / pg_imax(1, c.inner)), "
                     f"k{k}_body, &c);")
         call.append("}")
     if err_node is not None:
@@ -172,9 +173,3 @@ def _fill_markers(line, names, fill):
     for s in names:
         line = line.replace(f"@@{s}@@", fill(s))
     return line
-
-
-def lw_grain():
-    from .lower import PARALLEL_GRAIN
-
-    return PARALLEL_GRAIN

@@ -54,9 +54,8 @@ def request_key(req):
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def lookup(req):
-    """The module path for `req` if it was built before and is intact, else None."""
-    key = request_key(req)
+def lookup(key):
+    """The module path for request key `key` if it was built before and is intact, else None."""
     if key in _memory:
         toolchain.stats["memory_hits"] += 1
         return _memory[key]
@@ -73,8 +72,7 @@ def lookup(req):
     return str(so)
 
 
-def record(req, path):
-    key = request_key(req)
+def record(key, path):
     _memory[key] = path
     toolchain.write_atomic(toolchain.cache_dir() / f"{key}.req", Path(path).name.encode() + b"\n")
 

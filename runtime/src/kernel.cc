@@ -105,8 +105,7 @@ void* Kernel::alloc_output(int32_t index, int32_t dtype, int32_t ndim, const int
   slot.reused = false;
   size_t nbytes = shape_size(ndim, shape) * dtype_itemsize(dtype);
   slot.data = aligned_alloc_buffer(nbytes);
-  void* data = slot.data;
-  return data;
+  return slot.data;
 }
 
 void* Kernel::scratch(int32_t index, size_t nbytes) {
