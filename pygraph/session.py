@@ -84,7 +84,7 @@ def _flatten(graph, fetches):
             raise TypeError(f"Fetch argument {fetches!r} has invalid type {type(fetches)}, must be a string or "
                             "Tensor. (Can not convert a " f"{type(fetches).__name__} into a Tensor or Operation.)"
                             ) from None
-        raise ValueError(f"Fetch argument {fetches!r} cannot be interpreted as a Tensor. ({e})") from None
+        raise ValueError(f"Fetch argument {fetches!r} cannot be interpreted as a Tensor. ({e.args[0]})") from None
     return [element], lambda values: values[0]
 
 
@@ -151,6 +151,8 @@ class Session:
         try:
             plan, rebuild = self._plans[key]
         except (KeyError, TypeError):
+            plan = None
+        if plan is None:  # planned outside the except: a planning error must not show the cache miss as its cause
             plan, rebuild = self._plan_for(fetches, feed_dict, key)
         if rebuild is None:
             if not feed_dict:
@@ -195,7 +197,7 @@ class Session:
         try:
             t = self._graph.as_graph_element(key, allow_operation=False)
         except (KeyError, ValueError, TypeError) as e:
-            raise TypeError(f"Cannot interpret feed_dict key as Tensor: {e}") from None
+            raise TypeError(f"Cannot interpret feed_dict key as Tensor: {e.args[0]}") from None
         if isinstance(t, Operation):
             raise TypeError(f"Cannot interpret feed_dict key as Tensor: Can not convert an Operation into a "
                             f"Tensor ({t.name}).")
