@@ -1,6 +1,7 @@
 """The messages a newcomer meets first: feed keys given by name, mistyped names, an unfed placeholder and
 a checkout nobody built. Texts follow TF1's session.py and ops.py; tracebacks carry no internal causes."""
 
+import pydoc
 import shutil
 import subprocess
 import sys
@@ -93,3 +94,20 @@ def test_unbuilt_checkout_names_the_build_command(tmp_path):
                     f"is a source checkout. Run `make test` (or `make .venv/.installed`) in {tmp_path} and use "
                     f".venv/bin/python, or install it with `pip install {tmp_path}`.")
     assert "circular import" not in proc.stderr and "During handling" not in proc.stderr
+
+
+@pytest.mark.parametrize("obj, words", [
+    (tf.Session.run, ["fetches", "feed_dict", "compiles", "InvalidArgumentError"]),
+    (tf.Session.make_callable, ["feed_list", "sess.run"]),
+    (tf.train.Saver, ["save", "restore", "V2", "latest_checkpoint"]),
+    (tf.summary.FileWriter, ["logdir", "add_summary", "flush", "tensorboard"]),
+    (tf.train.Optimizer, ["minimize", "slot"]),
+    (tf.train.Optimizer.minimize, ["loss", "var_list", "global_step"]),
+    (tf.train.GradientDescentOptimizer, ["learning_rate"]),
+    (tf.train.AdamOptimizer, ["Adam"]),
+    (tf.get_variable, ["reuse", "AUTO_REUSE", "initializer"]),
+])
+def test_public_api_docstrings_explain_usage(obj, words):
+    doc = pydoc.render_doc(obj, renderer=pydoc.plaintext)  # what help(obj) prints
+    missing = [w for w in words if w not in doc]
+    assert not missing, f"help({obj.__qualname__}) does not mention {missing}"
