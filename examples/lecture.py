@@ -17,7 +17,11 @@ import numpy as np
 import pygraph as tf
 from pygraph import config
 
-DATA = config.housing_dir(Path(__file__).resolve().parents[1] / "data" / "california_housing")
+HOUSING = config.housing_dir(Path(__file__).resolve().parents[1] / "data" / "california_housing") / \
+    "california_housing.csv.gz"
+if not HOUSING.exists():  # before any section runs, not halfway through
+    sys.exit(f"California-housing data not found at {HOUSING}: restore data/ from the repository "
+             "(git checkout -- data) or point PYGRAPH_HOUSING_DIR at a folder holding california_housing.csv.gz")
 WORK = config.demo_dir(Path(tempfile.gettempdir()) / "pygraph-demo")
 WORK.mkdir(parents=True, exist_ok=True)
 
@@ -28,11 +32,7 @@ def section(title):
 
 def fetch_california_housing():
     """What sklearn.datasets.fetch_california_housing() returns (data, target), read from the local copy."""
-    path = DATA / "california_housing.csv.gz"
-    if not path.exists():
-        sys.exit(f"California-housing data not found at {path}: restore data/ from the repository "
-                 "(git checkout -- data) or point PYGRAPH_HOUSING_DIR at a folder holding california_housing.csv.gz")
-    with gzip.open(path, "rt") as f:
+    with gzip.open(HOUSING, "rt") as f:
         raw = np.loadtxt(f, delimiter=",", skiprows=1)
     return SimpleNamespace(data=raw[:, :8], target=raw[:, 8])
 

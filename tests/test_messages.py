@@ -1,6 +1,7 @@
 """The messages a newcomer meets first: feed keys given by name, mistyped names, an unfed placeholder and
 a checkout nobody built. Texts follow TF1's session.py and ops.py; tracebacks carry no internal causes."""
 
+import os
 import pydoc
 import shutil
 import subprocess
@@ -111,3 +112,13 @@ def test_public_api_docstrings_explain_usage(obj, words):
     doc = pydoc.render_doc(obj, renderer=pydoc.plaintext)  # what help(obj) prints
     missing = [w for w in words if w not in doc]
     assert not missing, f"help({obj.__qualname__}) does not mention {missing}"
+
+
+def test_demo_without_data_says_what_to_do_before_running_anything(tmp_path):
+    env = dict(os.environ, PYGRAPH_HOUSING_DIR=str(tmp_path), PYGRAPH_DEMO_DIR=str(tmp_path / "out"))
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "lecture.py")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and proc.stdout == ""  # no section ran
+    assert proc.stderr.strip() == (f"California-housing data not found at {tmp_path / 'california_housing.csv.gz'}: "
+                                   "restore data/ from the repository (git checkout -- data) or point "
+                                   "PYGRAPH_HOUSING_DIR at a folder holding california_housing.csv.gz")
