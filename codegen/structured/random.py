@@ -1,7 +1,7 @@
 """Random ops: RandomUniform, RandomStandardNormal, TruncatedNormal, RandomUniformInt.
 
-The front end gives each op a last input: its per-session state buffer {seed, seed2, runs} (int64), which
-the kernel reads for the Philox key and whose run counter it advances (templates/random.h.j2)."""
+The front end gives each op a last input: its per-session state buffer {seed, seed2, counter} (int64): the
+kernel takes TF's Philox key and counter from it and advances the counter as TF does (templates/random.h.j2)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class RandomOp:
         t = common.ctype(node.dtypes[0])
         state = lw.buffers[node.inputs[-1]].name
         n = common.numel(out.dims)
-        lines = [f"// k{index}: {node.op} {node.name} (seed={node.attrs.get('seed')}, seed2={node.attrs.get('seed2')})"]
+        lines = [f"// k{index}: {node.op} {node.name} (seed={int(node.attrs['seed'])}, seed2={int(node.attrs['seed2'])})"]
         if self.kind == "PG_RAND_INT":
             lo, hi = common.in_buf(lw, node, 1).name, common.in_buf(lw, node, 2).name
             lines.append(f"if (!({lo}[0] < {hi}[0])) " + common.fail(node.id, [

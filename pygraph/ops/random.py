@@ -2,9 +2,13 @@
 
 Seeds follow tensorflow/python/framework/random_seed.py (get_seed): with a graph seed, an op without a
 seed takes the graph's op count (TF's `_last_id`); an op seed without a graph seed pairs with
-DEFAULT_GRAPH_SEED; neither gives fresh random seeds per session. Each op keeps {seed, seed2, runs} as
+DEFAULT_GRAPH_SEED; neither gives fresh random seeds per session. Each op keeps {seed, seed2, counter} as
 per-session state: every sess.run draws new numbers, a new session starts the sequence again, and the
 same seeds give the same numbers in any session, process or thread count.
+
+The numbers are TensorFlow's, bit for bit (codegen/templates/random.h.j2 has TF's Philox stream layout,
+float conversion and samplers; tests/test_tf_random.py holds values TF wrote). Op seeds derived from the
+graph seed follow TF 1.x (the op count); TF 2.x's compat.v1 counts seedless random ops instead.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ FLOATS = (dtypes.float32, dtypes.float64)
 def _initial_state(op):
     seed, seed2 = op.attrs["seed"], op.attrs["seed2"]
     if seed == 0 and seed2 == 0:  # no seed anywhere: nondeterministic, as TF
-        seed, seed2 = secrets.randbits(31) | 1, secrets.randbits(31)
+        seed, seed2 = secrets.randbits(63) | 1, secrets.randbits(63)
     return np.array([seed, seed2, 0], dtype=np.int64)
 
 
