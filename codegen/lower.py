@@ -61,7 +61,8 @@ def compile_request(req, debug=0):
     kernels, moved = fuse_into_reductions(lw, kernels)
     kernel_of = moved or kernel_of
     plan_buffers(lw, kernels, kernel_of)
-    blocks = [build_kernel(lw, k, i) for i, k in enumerate(kernels)]
+    blocks = [structured.cond.wrap(lw, k, build_kernel(lw, k, i)) for i, k in enumerate(kernels)]
+    blocks += structured.cond.fetch_checks(lw)
     program = Program(req, lw.dims, lw.table.code, lw.buffers, kernels, lw.scratch_slots)
     source = render.module(program, lw.prologue, lw.allocs, blocks)
     summary = [f"k{i} {k.kind}: " + ", ".join(f"{lw.nodes[j].op}({lw.nodes[j].name})"
@@ -142,7 +143,7 @@ def _arg_dims(lw, node):
 def plan_buffers(lw, kernels, kernel_of):
     nodes = lw.nodes
     outputs = {r: o for o, r in enumerate(lw.req.outputs)}
-    needs_buffer = set(outputs)
+    needs_buffer = set(outputs) | structured.cond.guard_refs(lw)
     for i, node in enumerate(nodes):
         for r in node.inputs:
             k = kernel_of.get(r.node)

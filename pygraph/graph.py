@@ -164,6 +164,7 @@ class Graph:
         self._version = 0
         self._lock = threading.RLock()
         self._variable_scope_store = None  # created by scopes.py on first use
+        self._cond_context = None  # the tf.cond branch being built (ops/control_flow.py)
 
     # -- construction
     def _check_not_finalized(self):
@@ -174,6 +175,9 @@ class Graph:
         """Add an Operation. `name` ending in '/' is taken exactly (a scope's own name); otherwise it is
         made unique under the current name scope."""
         self._check_not_finalized()
+        ctx = self._cond_context
+        if ctx is not None:  # inside a cond branch: outside values come in through Switch ops
+            inputs, control_inputs = ctx.admit(list(inputs), list(control_inputs))
         with self._lock:
             if name.endswith("/"):
                 name = name[:-1]
@@ -189,6 +193,7 @@ class Graph:
                     if c not in controls:
                         controls.append(c)
             op = Operation(self, op_type, name, inputs, attrs, output_specs, controls)
+            op._cond_context = ctx
             self._ops.append(op)
             self._ops_by_name[name] = op
             self._version += 1

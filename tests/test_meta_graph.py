@@ -150,7 +150,10 @@ def _every_op_graph():
              sum_to_shape_of(tf.ones_like(x), tf.constant([[0.0, 0.0, 0.0]]))]  # the last two: gradient helpers
     grads = tf.gradients(tf.reduce_mean(tf.square(tf.matmul(x, w) - 1.0)) + tf.reduce_sum(x * x), [x, w])
     merged = tf.summary.merge([tf.summary.scalar("loss", tf.reduce_mean(x)), tf.summary.histogram("x", x)])
-    return binary + unary + layout + reductions + misc + grads + [merged]
+    p = tf.placeholder_with_default(True, (), name="p")
+    branch = tf.cond(p, lambda: tf.cond(tf.logical_not(p), lambda: x * 2.0, lambda: x - 1.0), lambda: x + 1.0)
+    grads += tf.gradients(tf.reduce_sum(branch * branch), [x])
+    return binary + unary + layout + reductions + misc + grads + [merged, branch]
 
 
 def _registered_op_types():

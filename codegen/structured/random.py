@@ -25,7 +25,8 @@ class RandomOp:
         t = common.ctype(node.dtypes[0])
         state = lw.buffers[node.inputs[-1]].name
         n = common.numel(out.dims)
-        lines = [f"// k{index}: {node.op} {node.name} (seed={int(node.attrs['seed'])}, seed2={int(node.attrs['seed2'])})"]
+        seeds = f"seed={int(node.attrs['seed'])}, seed2={int(node.attrs['seed2'])}"
+        lines = [f"// k{index}: {node.op} {node.name} ({seeds})"]
         if self.kind == "PG_RAND_INT":
             lo, hi = common.in_buf(lw, node, 1).name, common.in_buf(lw, node, 2).name
             lines.append(f"if (!({lo}[0] < {hi}[0])) " + common.fail(node.id, [
