@@ -139,7 +139,13 @@ from .ops.math import (  # noqa: E402
     where,
     zeros_like,
 )
-from .ops.random import random_normal, random_uniform, set_random_seed, truncated_normal  # noqa: E402
+from .ops.random import (  # noqa: E402
+    random_normal,
+    random_shuffle,
+    random_uniform,
+    set_random_seed,
+    truncated_normal,
+)
 from .ops.reduce import argmax, argmin, reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum  # noqa: E402
 from .ops.registry import NoGradient, NotDifferentiable, RegisterGradient  # noqa: E402
 from .ops.state import (  # noqa: E402

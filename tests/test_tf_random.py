@@ -41,6 +41,10 @@ def both_seeds():
         "normal_big": tf.random_normal([1001], seed=17),
         "trunc_big": tf.truncated_normal([1001], seed=18),
         "trunc_big_f64": tf.truncated_normal([301], dtype=tf.float64, seed=19),
+        "shuffle_vector": tf.random_shuffle(np.arange(10, dtype=np.int32), seed=20),
+        "shuffle_rows": tf.random_shuffle(np.arange(18, dtype=np.float32).reshape(6, 3), seed=21),
+        "shuffle_long": tf.random_shuffle(np.arange(1000, dtype=np.int64), seed=22),
+        "shuffle_one_row": tf.random_shuffle(np.ones((1, 4), np.float64), seed=23),
     }
 
 

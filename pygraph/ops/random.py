@@ -36,8 +36,13 @@ def _initial_state(op):
     return np.array([seed, seed2, 0], dtype=np.int64)
 
 
-for _t in ("RandomUniform", "RandomStandardNormal", "TruncatedNormal", "RandomUniformInt"):
+for _t in ("RandomUniform", "RandomStandardNormal", "TruncatedNormal", "RandomUniformInt", "RandomShuffle"):
     registry.register(_t, registry.STRUCTURED, stateful=True).session_state = _initial_state
+
+
+@registry.RegisterGradient("RandomShuffle")
+def _shuffle_grad(op, grad):
+    raise LookupError(f"No gradient defined for operation '{op.name}' (op type: RandomShuffle)")
 
 
 def set_random_seed(seed):
@@ -124,3 +129,14 @@ def random_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
     """Normal values redrawn until within two standard deviations of the mean."""
     return _scaled_normal("TruncatedNormal", "truncated_normal", shape, mean, stddev, dtype, seed, name)
+
+
+def random_shuffle(value, seed=None, name=None):
+    """A random permutation of `value` along its first dimension (TF's in-place Fisher-Yates draws)."""
+    value = convert_to_tensor(value, name="value")
+    if value.shape.ndims == 0:
+        raise ValueError(f"Shape must be at least rank 1 but is rank 0 for 'RandomShuffle' (input {value.name})")
+    seed1, seed2 = get_seed(seed)
+    attrs = {"T": value.dtype, "seed": seed1 or 0, "seed2": seed2 or 0}
+    return make_op("RandomShuffle", [value], [(value.dtype, value.shape)], name or "RandomShuffle",
+                   attrs).outputs[0]
