@@ -55,6 +55,7 @@ class Lowering:
 
 def compile_request(req, debug=0):
     lw = Lowering(req)
+    structured.cond.guard_shape_checks(lw)  # a cond branch's shape checks run only with the branch
     order = schedule(req)
     infer_dims(lw, order)
     kernels, kernel_of = fuse(req, order, {(r.node, r.index): d for r, d in lw.dims.items()})

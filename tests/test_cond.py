@@ -113,16 +113,20 @@ def test_structures_constant_predicates_and_errors():
     assert isinstance(pair, tuple) and len(pair) == 2 and isinstance(strict, list)
     p = tf.placeholder(tf.bool, [])
     shorter = tf.cond(p, lambda: x, lambda: x[1:])
+    computed = tf.cond(x[0] > 0.0, lambda: x, lambda: x[1:])
     inside = tf.get_default_graph().get_operation_by_name("cond_3/strided_slice").outputs[0]
     with tf.Session() as sess:
         a, b, c = sess.run([pair[0], pair[1], single], {x: [4.0, 6.0]})
         np.testing.assert_array_equal(a, [3.0, 5.0])
         np.testing.assert_array_equal(b, [2.0, 3.0])
         np.testing.assert_array_equal(c, [4.0, 6.0])
-        # TF allows branches of different shapes; pygraph sizes the result before the predicate is known
-        for taken in (True, False):
+        # branches of different sizes, as TF allows: the fed predicate picks the result's shape
+        np.testing.assert_array_equal(sess.run(shorter, {p: True, x: [1.0, 2.0]}), [1.0, 2.0])
+        np.testing.assert_array_equal(sess.run(shorter, {p: False, x: [1.0, 2.0]}), [2.0])
+        # ... a computed one is known only after the result was sized
+        for taken in (1.0, -1.0):
             with pytest.raises(tf.errors.UnimplementedError, match=r"same shape: false branch \[1\], true branch"):
-                sess.run(shorter, {p: taken, x: [1.0, 2.0]})
+                sess.run(computed, {x: [taken, 2.0]})
         with pytest.raises(tf.errors.InvalidArgumentError, match=r"Retval\[0\] does not have value"):
             sess.run(inside, {p: True, x: [1.0, 2.0]})
     with pytest.raises(TypeError, match="must not be a Python bool"):
@@ -131,3 +135,13 @@ def test_structures_constant_predicates_and_errors():
         tf.cond(tf.constant(1.0), lambda: x, lambda: x)
     with pytest.raises(ValueError, match="same structure"):
         tf.cond(p, lambda: (x, x), lambda: x)
+
+
+def test_shape_checks_of_the_untaken_branch_do_not_fire():
+    p = tf.placeholder(tf.bool, [])
+    x, y = tf.placeholder(tf.float32, [None]), tf.placeholder(tf.float32, [None])
+    r = tf.cond(p, lambda: x + y, lambda: x * 2.0)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(r, {p: False, x: [1.0, 2.0], y: [1.0, 2.0, 3.0]}), [2.0, 4.0])
+        with pytest.raises(tf.errors.InvalidArgumentError, match="Incompatible shapes"):
+            sess.run(r, {p: True, x: [1.0, 2.0], y: [1.0, 2.0, 3.0]})

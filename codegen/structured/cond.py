@@ -34,6 +34,35 @@ def guard_refs(lw):
     return {ref for node in lw.nodes for ref, _ in node.guard if lw.nodes[ref.node].op != "Const"}
 
 
+def shape_time_guard(lw, guard):
+    """The guard as a C++ condition the shape code (which runs before any kernel) can evaluate: its
+    predicates must be fed or constant. None otherwise."""
+    terms = []
+    for ref, value in guard:
+        node = lw.nodes[ref.node]
+        if node.op == "Const":
+            term = "true" if node.attrs["value"] else "false"
+        elif node.op == "Arg" and node.attrs.get("kind") in ("feed", "const"):
+            term = f"static_cast<const bool*>(args[{node.attrs['index']}].data)[0]"
+        else:
+            return None
+        terms.append(("" if value else "!") + f"({term})")
+    return " && ".join(terms)
+
+
+def guard_shape_checks(lw):
+    """Shape checks of a node in a cond branch fail only when the branch is taken, where its predicates
+    are known before the kernels run (fed or constant); others stay unconditional (README)."""
+    check = lw.table.check
+
+    def guarded(cond, node_id, failure):
+        guard = lw.nodes[node_id].guard if 0 <= node_id < len(lw.nodes) else ()
+        expr = shape_time_guard(lw, guard) if guard else None
+        check(f"!({expr}) || ({cond})" if expr else cond, node_id, failure)
+
+    lw.table.check = guarded
+
+
 def wrap(lw, kernel, block):
     """A kernel's (helper, code) with its code under the kernel's guard."""
     guard = lw.nodes[kernel.nodes[0]].guard if kernel.nodes else ()
@@ -75,7 +104,15 @@ class Switch:
 
 class Merge:
     def dims(self, lw, node, input_dims):
-        return [input_dims[0], ()]
+        """The taken branch's dims. Branches of different sizes (TF allows them) need a predicate known
+        before the kernels run; ranks must agree."""
+        fd, td = tuple(input_dims[0]), tuple(input_dims[1])
+        pred = shape_time_guard(lw, ((node.inputs[2], True),))
+        if fd == td or pred is None or len(fd) != len(td):
+            return [fd, ()]
+        lw.__dict__.setdefault("_merge_sized", set()).add(node.id)
+        return [tuple(a if a == b else lw.table.define(f"{pred} ? (int64_t)({b}) : (int64_t)({a})")
+                      for a, b in zip(fd, td)), ()]
 
     def kernel(self, lw, kernel, index):
         node = common.node_of(lw, kernel)
@@ -84,7 +121,7 @@ class Merge:
         n = common.numel(out.dims)
         lines = [f"// k{index}: Merge {node.name}"]
         fd, td = lw.dims[false_ref], lw.dims[true_ref]
-        if tuple(fd) != tuple(td):  # shapes the compiler cannot prove equal: checked when it runs
+        if tuple(fd) != tuple(td) and node.id not in lw.__dict__.get("_merge_sized", ()):
             pairs = [f"(int64_t)({a}) == (int64_t)({b})" for a, b in zip(fd, td)]
             same = " && ".join(pairs or ["true"]) if len(fd) == len(td) else "false"
             decls = f"const int64_t fs[] = {cxx_dims(fd)}; const int64_t ts[] = {cxx_dims(td)};"
