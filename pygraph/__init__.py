@@ -83,7 +83,7 @@ from .ops.array import (  # noqa: E402
     unstack,
     zeros,
 )
-from .ops.control_flow import cond  # noqa: E402
+from .ops.control_flow import case, cond  # noqa: E402
 from .ops.core import constant, convert_to_tensor  # noqa: E402
 from .ops.linalg import matmul, matrix_inverse, transpose  # noqa: E402
 from .ops.math import (  # noqa: E402

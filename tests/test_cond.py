@@ -145,3 +145,24 @@ def test_shape_checks_of_the_untaken_branch_do_not_fire():
         np.testing.assert_array_equal(sess.run(r, {p: False, x: [1.0, 2.0], y: [1.0, 2.0, 3.0]}), [2.0, 4.0])
         with pytest.raises(tf.errors.InvalidArgumentError, match="Incompatible shapes"):
             sess.run(r, {p: True, x: [1.0, 2.0], y: [1.0, 2.0, 3.0]})
+
+
+def test_case_and_smart_cond():
+    from pygraph.ops.control_flow import smart_cond
+
+    k = tf.placeholder(tf.int32, [])
+    x = tf.placeholder(tf.float32, [2])
+    r = tf.case([(tf.equal(k, 0), lambda: x + 10.0), (tf.less(k, 3), lambda: x * 2.0)], default=lambda: -x)
+    assert r.name.startswith("case/cond/")
+    with tf.Session() as sess:
+        for kv, expected in ((0, [11.0, 12.0]), (1, [2.0, 4.0]), (2, [2.0, 4.0]), (7, [-1.0, -2.0])):
+            np.testing.assert_array_equal(sess.run(r, {k: kv, x: [1.0, 2.0]}), expected)
+    with pytest.raises(NotImplementedError, match="default"):
+        tf.case([(tf.equal(k, 0), lambda: x)])
+    with pytest.raises(TypeError, match="must be a Tensor"):
+        tf.case([(True, lambda: x)], default=lambda: x)
+    before = len(tf.get_default_graph().get_operations())
+    assert smart_cond(True, lambda: x, lambda: -x) is x  # a Python bool builds no cond
+    assert smart_cond(tf.constant(False), lambda: x, lambda: x).op.type != "Merge"
+    assert not any(op.type == "Merge" for op in tf.get_default_graph().get_operations()[before:])
+    assert smart_cond(tf.equal(k, 1), lambda: x, lambda: -x).op.type == "Merge"

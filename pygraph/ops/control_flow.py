@@ -12,8 +12,12 @@ branches, Switch's merges the branches' gradients back (zeros from a branch that
 from __future__ import annotations
 
 import contextlib
+import functools
+
+import numpy as np
 
 from .. import dtypes
+from ..graph import Tensor
 from ..shape import TensorShape
 from . import registry
 from .core import convert_to_tensor, make_op, op_scope
@@ -188,3 +192,41 @@ def _switch_grad(op, grad_false, grad_true):
     if grad_false is None or grad_true is None:
         return [None, None]
     return [merge(grad_false, grad_true, op.inputs[1], name="cond_grad"), None]
+
+
+def smart_cond(pred, true_fn=None, false_fn=None, name=None):
+    """TF's smart_cond (what tf.layers' dropout and batch_normalization use): a Python bool or a constant
+    predicate calls the one function directly; a tensor predicate builds a cond."""
+    value = pred
+    if isinstance(pred, Tensor) and pred.op.type == "Const":
+        value = bool(pred.op.attrs["value"])
+    if isinstance(value, (bool, np.bool_)):
+        return true_fn() if value else false_fn()
+    return cond(pred, true_fn, false_fn, name=name)
+
+
+def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"):
+    """tf.case: the first pair whose predicate holds, else `default`, as nested conds (TF1's layout).
+    Without a default or with exclusive=True TF adds run-time Asserts, which pygraph does not have yet."""
+    if isinstance(pred_fn_pairs, dict):
+        pred_fn_pairs = sorted(pred_fn_pairs.items(), key=lambda item: item[0].name)
+    if not isinstance(pred_fn_pairs, (list, tuple)):
+        raise TypeError(f"'pred_fn_pairs' must be a list, tuple, or dict. Received: {type(pred_fn_pairs)}")
+    for pair in pred_fn_pairs:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise TypeError(f"Each entry in 'pred_fn_pairs' must be a 2-tuple. Received {pair}.")
+        pred, fn = pair
+        if not isinstance(pred, Tensor):
+            raise TypeError(f"pred must be a Tensor, got: {pred}")
+        if pred.dtype is not dtypes.bool_:
+            raise TypeError(f"pred must be Tensor of type bool: {pred.name}")
+        if not callable(fn):
+            raise TypeError(f"fn for pred {pred.name} must be callable.")
+    if default is None or exclusive:
+        raise NotImplementedError("tf.case without a default, or with exclusive=True, needs run-time Asserts, "
+                                  "which pygraph does not have yet: pass default= and exclusive=False.")
+    with op_scope(name, "case", [p for p, _ in pred_fn_pairs]):
+        fn = default
+        for pred, action in reversed(list(pred_fn_pairs)):
+            fn = functools.partial(cond, pred, action, fn, strict=strict)
+        return fn()
