@@ -75,12 +75,13 @@ UNARY = {
 }
 
 for _t, (_allowed, _b, _fn) in BINARY.items():
-    registry.register(_t, registry.ELEMENTWISE, numpy=_fn)
+    registry.register(_t, registry.ELEMENTWISE, numpy=_fn, attrs={})
 for _t, (_allowed, _fn) in UNARY.items():
-    registry.register(_t, registry.ELEMENTWISE, numpy=_fn)
-registry.register("Cast", registry.ELEMENTWISE, numpy=lambda a, op: a.astype(op.attrs["DstT"].np))
-registry.register("Select", registry.ELEMENTWISE, numpy=np.where)
-registry.register("AddN", registry.ELEMENTWISE, numpy=lambda *xs: sum(xs[1:], xs[0]))
+    registry.register(_t, registry.ELEMENTWISE, numpy=_fn, attrs={})
+registry.register("Cast", registry.ELEMENTWISE, numpy=lambda a, op: a.astype(op.attrs["DstT"].np),
+                  attrs={"SrcT": "type", "DstT": "type"})
+registry.register("Select", registry.ELEMENTWISE, numpy=np.where, attrs={})
+registry.register("AddN", registry.ELEMENTWISE, numpy=lambda *xs: sum(xs[1:], xs[0]), attrs={})
 
 
 def _check_allowed(op_type, param, t, allowed):
