@@ -90,7 +90,7 @@ def test_values_codegen_relies_on_are_checked():
     spec_attrs = {m: 0 for m in ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")}
     idx = [tf.constant([0]), tf.constant([1]), tf.constant([1])]
     for spec in ([("range", 0, 2, 0, 0)], [("index", 0, 3)], [("index", "0", 0)], [("system", 0, 0)],
-                 [("range", 0, 2, 1, 1), ("range", 0, 2, 1, 0)], "range"):
+                 [("range", 0, 2, 1, 1), ("range", 0, 2, 1, 0)], [("index", 0, 1)], "range"):
         with pytest.raises(errors.InvalidArgumentError, match="attr 'spec'"):
             g.create_op("StridedSlice", [x, *idx], dict(spec_attrs, spec=spec, T=tf.float32, Index=tf.int32),
                         [(tf.float32, TensorShape(None))], "s")

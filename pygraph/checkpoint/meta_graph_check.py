@@ -130,7 +130,7 @@ def _check_item(item, key, outputs, variables):
           f"{what} must be one of {{variable|tensor|op|value: ...}}")
     (kind, value), = item.items()
     if kind == "variable":
-        _need(value in variables, f"{what} names no stored variable")
+        _need(isinstance(value, str) and value in variables, f"{what} names no stored variable")
     elif kind == "tensor":
         _tensor_ref(value, outputs, what)
     elif kind == "op":

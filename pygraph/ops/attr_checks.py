@@ -248,16 +248,12 @@ def arg_reduce(attrs, inputs, outputs):
 
 
 def strided_slice(attrs, inputs, outputs):
+    """The spec names every input axis once, in order (the k-th index or range item is axis k)."""
     rank = _rank(inputs[0])
-    last = -1
-    for item in attrs["spec"]:
-        if item[0] == "new":
-            continue
-        axis = item[-1]
-        if axis <= last or (rank is not None and axis >= rank):
-            raise AttrError(f"attr 'spec': item {item} names axis {axis}, out of order or beyond the input's "
-                            f"rank {rank}")
-        last = axis
+    axes = [item[-1] for item in attrs["spec"] if item[0] != "new"]
+    if axes != list(range(len(axes))) or (rank is not None and len(axes) != rank):
+        raise AttrError(f"attr 'spec' names axes {axes}; a slice of a rank-{rank} input names each of its axes "
+                        "once, in order")
 
 
 def gather(attrs, inputs, outputs):
