@@ -96,6 +96,21 @@ def test_values_codegen_relies_on_are_checked():
                         [(tf.float32, TensorShape(None))], "s")
 
 
+def test_dtypes_must_agree_with_the_inputs_and_type_attributes():
+    g = tf.get_default_graph()
+    x = tf.placeholder(tf.float32, (2,), name="x")
+    k = tf.placeholder(tf.int32, (2,), name="k")
+    cases = [("Sqrt", [k], {}, tf.int32, "input k:0 has dtype int32, not one of float32, float64"),
+             ("Add", [x, k], {}, tf.float32, "different dtypes"),
+             ("Add", [x, x], {}, tf.int32, "output dtype int32 should be float32"),
+             ("Less", [x, x], {}, tf.float32, "output dtype float32 should be bool"),
+             ("Cast", [x], {"SrcT": tf.int32, "DstT": tf.int64}, tf.int64, "attr 'SrcT' is int32"),
+             ("Cast", [x], {"SrcT": tf.float32, "DstT": tf.int64}, tf.int32, "differs from attr 'DstT' = int64")]
+    for op_type, inputs, attrs, out, pattern in cases:
+        with pytest.raises(errors.InvalidArgumentError, match=pattern):
+            g.create_op(op_type, inputs, attrs, [(out, TensorShape([2]))], "bad")
+
+
 def test_names_cannot_end_in_a_newline():
     x = tf.placeholder(tf.float32, (2,), name="x")
     for bad in ("a\n", "b\nc", "d e"):

@@ -10,14 +10,15 @@ import math
 from .attr_schema import AttrError
 
 # number of data inputs per op type (None: variadic, checked by the op's own check)
-_UNARY = ("Neg", "Abs", "Square", "Sqrt", "Rsqrt", "Exp", "Log", "Log1p", "Expm1", "Reciprocal", "Floor", "Ceil",
-          "Round", "Sign", "Relu", "Sigmoid", "Tanh", "Softplus", "Identity", "LogicalNot", "ZerosLike", "OnesLike",
-          "Cast", "StopGradient", "PlaceholderWithDefault", "Shape", "Size", "Squeeze", "Unpack", "MatrixInverse",
-          "RandomUniform", "RandomStandardNormal", "TruncatedNormal")
+# the output has the inputs' dtype (comparisons and logical ops: bool)
+_MATH_UNARY = ("Neg", "Abs", "Square", "Sqrt", "Rsqrt", "Exp", "Log", "Log1p", "Expm1", "Reciprocal", "Floor",
+               "Ceil", "Round", "Sign", "Relu", "Sigmoid", "Tanh", "Softplus", "Identity", "LogicalNot", "ZerosLike",
+               "OnesLike")
 _MATH_BINARY = ("Add", "Sub", "Mul", "RealDiv", "FloorDiv", "FloorMod", "Pow", "Maximum", "Minimum",
                 "SquaredDifference", "Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual", "LogicalAnd",
                 "LogicalOr")
-_MATH_UNARY = _UNARY[:22]  # Neg ... OnesLike: the output has the input's dtype (LogicalNot: bool)
+_UNARY = _MATH_UNARY + ("Cast", "StopGradient", "PlaceholderWithDefault", "Shape", "Size", "Squeeze", "Unpack",
+                        "MatrixInverse", "RandomUniform", "RandomStandardNormal", "TruncatedNormal")
 _BINARY = _MATH_BINARY + (
            "SumToShape", "BroadcastLike", "Fill", "Reshape", "ExpandDims", "Tile", "MatMul", "Transpose", "Sum",
            "Mean", "Max", "Min", "Prod", "ArgMax", "ArgMin", "Assign", "AssignAdd", "AssignSub", "ScalarSummary",
@@ -62,6 +63,9 @@ _TYPED = {**{t: ("T", (0,)) for t in ("StopGradient", "SumToShape", "BroadcastLi
 def check_dtypes(op_type, inputs, outputs, attrs):
     """Output (and input) dtypes agree with the op's type attributes, or with its inputs for the elementwise
     ops that have none: a file cannot make a kernel read a float buffer as int32."""
+    if op_type == "Cast" and inputs and inputs[0].dtype != attrs["SrcT"]:
+        raise AttrError(f"input {inputs[0].name} has dtype {inputs[0].dtype.name}, but attr 'SrcT' is "
+                        f"{attrs['SrcT'].name}")
     if op_type in _TYPED:
         attr, which = _TYPED[op_type]
         dtype = attrs[attr]
@@ -94,6 +98,19 @@ def check_arity(op_type, inputs, outputs, attrs):
     expected = 0 if op_type == "NoOp" else attrs.get("num") if op_type == "Unpack" else 1
     if len(outputs) != expected:
         raise AttrError(f"{op_type} has {expected} output(s), got {len(outputs)}")
+
+
+def allowed_dtypes(allowed):
+    """A check for the math ops: their inputs have one of the dtypes the op function accepts (a Sqrt of
+    int32 would not compile, or compute something else)."""
+
+    def check(attrs, inputs, outputs):
+        for t in inputs:
+            if t.dtype not in allowed:
+                raise AttrError(f"input {t.name} has dtype {t.dtype.name}, not one of "
+                                f"{', '.join(d.name for d in allowed)}")
+
+    return check
 
 
 def fill(attrs, inputs, outputs):
