@@ -14,6 +14,9 @@ _VALID_ROOT = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
 _VALID_SCOPE = re.compile(r"^[A-Za-z0-9_.\\/>-]*$")
 
 
+_check_node = None  # node_check.check_node, imported on first use
+
+
 class GraphKeys:
     GLOBAL_VARIABLES = "variables"
     LOCAL_VARIABLES = "local_variables"
@@ -198,9 +201,10 @@ class Graph:
             return op
 
     def _checked_node(self, op_type, name, inputs, attrs, output_specs, control_inputs):
-        from .node_check import check_node  # imports the op registry, which imports this module
-
-        return check_node(self, op_type, name, inputs, attrs, output_specs, control_inputs)
+        global _check_node
+        if _check_node is None:  # node_check imports the op registry, which imports this module
+            from .node_check import check_node as _check_node
+        return _check_node(self, op_type, name, inputs, attrs, output_specs, control_inputs)
 
     def unique_name(self, name, mark_as_used=True):
         if self._name_stack:

@@ -15,28 +15,28 @@ def check_node(graph, op_type, name, inputs, attrs, output_specs, control_inputs
     """(attrs, output specs) normalised to the op's registered schema, for built and imported nodes
     alike; InvalidArgumentError naming the node and attribute otherwise. Code generation relies on it:
     no attribute reaches generated C++ without being checked against its declared type."""
-    def bad(what):
-        return errors.InvalidArgumentError(None, None, f"Invalid node '{name}' (op: '{op_type}'): {what}")
-
     row = registry.REGISTRY.get(op_type) if isinstance(op_type, str) else None
     if row is None or row.attrs is None:
         raise errors.NotFoundError(None, None, f"Op type not registered '{op_type}' (node '{name}')")
     if not isinstance(attrs, dict) or not all(isinstance(k, str) for k in attrs):
-        raise bad(f"attrs must be a dict keyed by attribute name, not {type(attrs).__name__}")
+        raise _bad(op_type, name, f"attrs must be a dict keyed by attribute name, not {type(attrs).__name__}")
     for t in inputs:
         if not isinstance(t, Tensor) or t.graph is not graph:
-            raise bad(f"input {t!r} is not a tensor of this graph")
+            raise _bad(op_type, name, f"input {t!r} is not a tensor of this graph")
     for c in control_inputs:
         if not isinstance(c, Operation) or c.graph is not graph:
-            raise bad(f"control input {c!r} is not an operation of this graph")
+            raise _bad(op_type, name, f"control input {c!r} is not an operation of this graph")
     specs = []
     for k, spec in enumerate(output_specs):
         if not isinstance(spec, (tuple, list)) or len(spec) != 2 or not isinstance(spec[0], DType):
-            raise bad(f"output {k} must be a (DType, shape) pair, got {spec!r}")
-        try:
-            specs.append((spec[0], TensorShape(spec[1])))
-        except (TypeError, ValueError) as e:
-            raise bad(f"output {k} has an invalid shape {spec[1]!r}: {e}") from None
+            raise _bad(op_type, name, f"output {k} must be a (DType, shape) pair, got {spec!r}")
+        shape = spec[1]
+        if not isinstance(shape, TensorShape):
+            try:
+                shape = TensorShape(shape)
+            except (TypeError, ValueError) as e:
+                raise _bad(op_type, name, f"output {k} has an invalid shape {spec[1]!r}: {e}") from None
+        specs.append((spec[0], shape))
     try:
         attrs = attr_schema.check_attrs(op_type, row.attrs, attrs)
         attr_checks.check_arity(op_type, inputs, specs, attrs)
@@ -45,5 +45,9 @@ def check_node(graph, op_type, name, inputs, attrs, output_specs, control_inputs
             row.check(attrs, list(inputs), specs)
         attr_checks.check_mirrored(op_type, inputs, attrs)
     except attr_schema.AttrError as e:
-        raise bad(str(e)) from None
+        raise _bad(op_type, name, str(e)) from None
     return attrs, specs
+
+
+def _bad(op_type, name, what):
+    return errors.InvalidArgumentError(None, None, f"Invalid node '{name}' (op: '{op_type}'): {what}")

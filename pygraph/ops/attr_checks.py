@@ -60,6 +60,10 @@ _TYPED = {**{t: ("T", (0,)) for t in ("StopGradient", "SumToShape", "BroadcastLi
           "VariableV2": ("dtype", ())}
 
 
+_SAME_DTYPE = frozenset(("Assign", "AssignAdd", "AssignSub", "AddN", "Select", "PlaceholderWithDefault")
+                        + _MATH_BINARY + _MATH_UNARY)
+
+
 def check_dtypes(op_type, inputs, outputs, attrs):
     """Output (and input) dtypes agree with the op's type attributes, or with its inputs for the elementwise
     ops that have none: a file cannot make a kernel read a float buffer as int32."""
@@ -77,8 +81,7 @@ def check_dtypes(op_type, inputs, outputs, attrs):
             if dt != dtype:
                 raise AttrError(f"output dtype {dt.name} differs from attr {attr!r} = {dtype.name}")
         return
-    same = ("Assign", "AssignAdd", "AssignSub", "AddN", "Select", "PlaceholderWithDefault") + _MATH_BINARY + _MATH_UNARY
-    if op_type in same and inputs and outputs:
+    if op_type in _SAME_DTYPE and inputs and outputs:
         data = inputs[1:] if op_type == "Select" else inputs
         if op_type == "Select" and inputs[0].dtype.name != "bool":
             raise AttrError(f"Select's condition has dtype {inputs[0].dtype.name}, not bool")
