@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import jinja2
 
-from . import emit, toolchain
+from . import cxx, emit, toolchain
 from .dims import cxx_dims, is_scalar, numel_expr
 from .ir import Ref
 
@@ -26,8 +26,18 @@ def environment():
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
-        bytecode_cache=PrivateBytecodeCache(toolchain.private_subdir("templates")),
+        # the pattern names the finalize hook: bytecode compiled without it must not be reused
+        bytecode_cache=PrivateBytecodeCache(toolchain.private_subdir("templates"), "__jinja2_%s.finalized.cache"),
+        finalize=_rendered,
     )
+
+
+def _rendered(value):
+    """Every {{ value }} in a template: C++ text pygraph built, an int or a bool; never a string attribute
+    (cxx.Opaque) or a float (floats go through cxx.float_lit, which spells NaN and Inf)."""
+    if not isinstance(value, (str, int)):  # bool is an int; numpy scalars and floats are refused
+        raise cxx.RenderError(f"a {type(value).__name__} cannot be rendered into a template")
+    return value
 
 
 def template(name):

@@ -17,9 +17,9 @@ class PrivateBytecodeCache(jinja2.FileSystemBytecodeCache):
     """Reads only trusted files (regular, ours, not writable by others, no symlink, never blocking on a
     FIFO) and writes through toolchain.write_atomic: temporary names that a later sweep can attribute."""
 
-    def __init__(self, path):
+    def __init__(self, path, pattern="__jinja2_%s.cache"):
         self.path = path
-        super().__init__(str(path))
+        super().__init__(str(path), pattern)
 
     def load_bytecode(self, bucket):
         data = safe_files.read_private(self._get_cache_filename(bucket), _LIMIT)

@@ -5,7 +5,7 @@ the kernel reads for the Philox key and whose run counter it advances (templates
 
 from __future__ import annotations
 
-from .. import emit
+from .. import cxx, emit
 from . import common
 
 KINDS = {"RandomUniform": "PG_RAND_UNIFORM", "RandomStandardNormal": "PG_RAND_NORMAL",
@@ -25,7 +25,8 @@ class RandomOp:
         t = common.ctype(node.dtypes[0])
         state = lw.buffers[node.inputs[-1]].name
         n = common.numel(out.dims)
-        lines = [f"// k{index}: {node.op} {node.name} (seed={node.attrs.get('seed')}, seed2={node.attrs.get('seed2')})"]
+        seeds = f"seed={cxx.int_lit(node.attrs['seed'])}, seed2={cxx.int_lit(node.attrs['seed2'])}"
+        lines = [f"// k{index}: {node.op} {node.name} ({seeds})"]
         if self.kind == "PG_RAND_INT":
             lo, hi = common.in_buf(lw, node, 1).name, common.in_buf(lw, node, 2).name
             lines.append(f"if (!({lo}[0] < {hi}[0])) " + common.fail(node.id, [

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import dtypes
 from ..graph import get_default_graph
+from . import attr_checks as checks
 from . import registry
 from .core import convert_to_tensor, make_op, op_scope
 from .layout import static_ints
@@ -33,7 +34,10 @@ def _initial_state(op):
 
 
 for _t in ("RandomUniform", "RandomStandardNormal", "TruncatedNormal", "RandomUniformInt"):
-    registry.register(_t, registry.STRUCTURED, stateful=True).session_state = _initial_state
+    _dtype_attr = "Tout" if _t == "RandomUniformInt" else "dtype"
+    registry.register(_t, registry.STRUCTURED, stateful=True, check=checks.random,
+                      attrs={"shape": "?list(int)", _dtype_attr: "type", "seed": "int", "seed2": "int",
+                             "T": "type"}).session_state = _initial_state
 
 
 def set_random_seed(seed):
