@@ -6,6 +6,8 @@ per-element values. Helpers such as pg_max live in templates/prelude.h.j2.
 
 from __future__ import annotations
 
+from . import cxx
+
 CXX = {"float32": "float", "float64": "double", "int32": "int32_t", "int64": "int64_t", "bool": "bool"}
 CODE = {"float32": "PG_FLOAT32", "float64": "PG_FLOAT64", "int32": "PG_INT32", "int64": "PG_INT64",
         "bool": "PG_BOOL"}
@@ -43,24 +45,16 @@ def _cast(a, t, n):
 
 
 def _literal(value, t):
+    """A constant of C++ type `t`, rendered by cxx (typed values only: a string here raises)."""
     if t == "bool":
-        return "true" if value else "false"
+        return cxx.bool_lit(bool(value) if type(value) in (int, float) else value)
     if t == "float":
-        return _float_literal(float(value), "f")
+        return cxx.float_lit(value, single=True)
     if t == "double":
-        return _float_literal(float(value), "")
+        return cxx.float_lit(value, single=False)
     if t == "int64_t":
-        return f"INT64_C({int(value)})"
-    return f"(int32_t){int(value)}"
-
-
-def _float_literal(v, suffix):
-    kind = "F" if suffix else "D"
-    if v != v:
-        return f"PG_NAN_{kind}"
-    if v in (float("inf"), float("-inf")):
-        return f"{'-' if v < 0 else ''}PG_INF_{kind}"
-    return f"{v!r}{suffix}" if "e" in repr(v) or "." in repr(v) else f"{v!r}.0{suffix}"
+        return cxx.int64_lit(value)
+    return f"(int32_t){cxx.int_lit(value, -(2**31), 2**31 - 1)}"
 
 
 ELEMENTWISE = {

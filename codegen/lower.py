@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from . import (
+    cxx,
     emit,
     render,
     structured,  # noqa: F401  (registers the structured emitters)
@@ -54,6 +55,7 @@ class Lowering:
 
 
 def compile_request(req, debug=0):
+    req = cxx.checked_request(req)  # typed attributes and comment-safe names only, from here on
     lw = Lowering(req)
     structured.cond.guard_shape_checks(lw)  # a cond branch's shape checks run only with the branch
     order = schedule(req)

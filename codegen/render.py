@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import jinja2
 
-from . import emit, toolchain
+from . import cxx, emit, toolchain
 from .dims import cxx_dims, is_scalar, numel_expr
 from .ir import Ref
 
@@ -19,15 +19,25 @@ PARALLEL_GRAIN = 1 << 15
 def environment():
     # Compiled templates are kept beside the modules (same private directory): compiling them costs a
     # new process ~40 ms on its first program. Jinja keys them by the template source's checksum.
-    bytecode = toolchain.cache_dir() / "templates"
-    bytecode.mkdir(mode=0o700, exist_ok=True)
+    from .template_cache import PrivateBytecodeCache
+
     return jinja2.Environment(
         loader=jinja2.PackageLoader(__package__, "templates"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
-        bytecode_cache=jinja2.FileSystemBytecodeCache(str(bytecode)),
+        # the pattern names the finalize hook: bytecode compiled without it must not be reused
+        bytecode_cache=PrivateBytecodeCache(toolchain.private_subdir("templates"), "__jinja2_%s.finalized.cache"),
+        finalize=_rendered,
     )
+
+
+def _rendered(value):
+    """Every {{ value }} in a template: C++ text pygraph built, an int or a bool; never a string attribute
+    (cxx.Opaque) or a float (floats go through cxx.float_lit, which spells NaN and Inf)."""
+    if not isinstance(value, (str, int)):  # bool is an int; numpy scalars and floats are refused
+        raise cxx.RenderError(f"a {type(value).__name__} cannot be rendered into a template")
+    return value
 
 
 def template(name):

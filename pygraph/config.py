@@ -1,6 +1,7 @@
 """Every environment variable pygraph reads, in one place.
 
 PYGRAPH_CACHE_DIR    compiled-module cache (default $XDG_CACHE_HOME/pygraph, else ~/.cache/pygraph)
+PYGRAPH_COMPILE_TIMEOUT  seconds one compile may take before it is stopped (default 600)
 PYGRAPH_DEBUG        0 quiet; 1 kernels per compiled program; 2 + generated source; 3 + compiler commands
 PYGRAPH_CXX          C++ compiler (default $CXX, else c++)
 PYGRAPH_CXXFLAGS     extra flags appended to the compile command
@@ -30,6 +31,20 @@ def debug_level():
         return int(os.environ.get("PYGRAPH_DEBUG", "0") or 0)
     except ValueError:
         return 1
+
+
+def compile_timeout():
+    """Seconds a compile may take before it is stopped (a hung compiler must not hang pygraph)."""
+    value = os.environ.get("PYGRAPH_COMPILE_TIMEOUT", "").strip()
+    if not value:
+        return 600.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise ValueError(f"PYGRAPH_COMPILE_TIMEOUT must be a positive number of seconds, got {value!r}")
+    return seconds
 
 
 def compiler():

@@ -9,8 +9,12 @@ import threading
 from .errors import user_frame_site
 from .shape import TensorShape
 
+# TF1's patterns; matched with fullmatch (`$` alone also accepts a trailing newline)
 _VALID_ROOT = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
 _VALID_SCOPE = re.compile(r"^[A-Za-z0-9_.\\/>-]*$")
+
+
+_check_node = None  # node_check.check_node, imported on first use
 
 
 class GraphKeys:
@@ -183,10 +187,12 @@ class Graph:
                 name = name[:-1]
             else:
                 name = self.unique_name(name)
-            if not _VALID_ROOT.match(name):  # TF1's check: a name such as "a b" or "a:b" breaks lookups
+            # TF1's check: a name such as "a b" or "a:b" breaks lookups
+            if not isinstance(name, str) or not _VALID_ROOT.fullmatch(name):
                 raise ValueError(f"'{name}' is not a valid node name")
             if name in self._ops_by_name:  # an exact name (from a scope) that an op already has
                 raise ValueError(f"cannot add op with name {name} as that name is already used")
+            attrs, output_specs = self._checked_node(op_type, name, inputs, attrs, output_specs, control_inputs)
             controls = list(control_inputs)
             for frame in self._control_dependencies:
                 for c in frame:
@@ -198,6 +204,12 @@ class Graph:
             self._ops_by_name[name] = op
             self._version += 1
             return op
+
+    def _checked_node(self, op_type, name, inputs, attrs, output_specs, control_inputs):
+        global _check_node
+        if _check_node is None:  # node_check imports the op registry, which imports this module
+            from .node_check import check_node as _check_node
+        return _check_node(self, op_type, name, inputs, attrs, output_specs, control_inputs)
 
     def unique_name(self, name, mark_as_used=True):
         if self._name_stack:
@@ -223,7 +235,7 @@ class Graph:
     def name_scope(self, name):
         if name:
             pattern = _VALID_SCOPE if self._name_stack else _VALID_ROOT
-            if not pattern.match(name):
+            if not pattern.fullmatch(name):
                 kind = "" if self._name_stack else "root "
                 raise ValueError(f"'{name}' is not a valid {kind}scope name. A {kind}scope name has to match "
                                  f"the following pattern: {pattern.pattern}")

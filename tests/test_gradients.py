@@ -220,7 +220,7 @@ def test_gate_gradients_wraps_multi_input_gradients_in_a_tuple():
 
 def test_missing_gradient_raises_lookup_error():
     if "TestOpWithoutGradient" not in registry.REGISTRY:
-        registry.register("TestOpWithoutGradient", registry.ELEMENTWISE)
+        registry.register("TestOpWithoutGradient", registry.ELEMENTWISE, attrs={})
     x = tf.placeholder(tf.float32, [2])
     y = make_op("TestOpWithoutGradient", [x], [(x.dtype, x.shape)], "nograd").outputs[0]
     with pytest.raises(LookupError, match=r"No gradient defined for operation 'nograd' \(op type: "
@@ -230,13 +230,13 @@ def test_missing_gradient_raises_lookup_error():
 
 def test_custom_gradient_and_shape_check():
     if "TestDoubler" not in registry.REGISTRY:
-        registry.register("TestDoubler", registry.ELEMENTWISE)
+        registry.register("TestDoubler", registry.ELEMENTWISE, attrs={})
 
         @tf.RegisterGradient("TestDoubler")
         def _doubler_grad(op, grad):
             return [grad * 2.0]
 
-        registry.register("TestBadGrad", registry.ELEMENTWISE)
+        registry.register("TestBadGrad", registry.ELEMENTWISE, attrs={})
 
         @tf.RegisterGradient("TestBadGrad")
         def _bad_grad(op, grad):

@@ -5,7 +5,7 @@ with its transpose flag flipped (the normal equation's X^T X then is one gemm ov
 
 from __future__ import annotations
 
-from .. import emit
+from .. import cxx, emit
 from ..ir import Ref
 from . import common
 
@@ -118,7 +118,7 @@ class Transpose:
         strides = []
         for k in range(len(d)):
             strides.append(common.numel(d[k + 1:]))
-        block = (f"// k{index}: Transpose {node.name} perm={perm}\n"
+        block = (f"// k{index}: Transpose {node.name} perm=[{', '.join(cxx.int_lit(p) for p in perm)}]\n"
                  f"{common.dims_array('od', [d[p] for p in perm])} "
                  f"const int64_t st[] = {{{', '.join(strides[p] for p in perm)}}};\n"
                  f"pg_gather<{t}>(ctx, {src}, {dst}, {len(d)}, od, st, nullptr, 0);")
@@ -127,7 +127,13 @@ class Transpose:
 
 def _perm(node, rank):
     perm = node.attrs.get("perm")
-    return list(range(rank))[::-1] if perm is None else [p % rank for p in perm]
+    if perm is None:
+        return list(range(rank))[::-1]
+    # Graph.create_op checks it where the rank is known; here the rank always is
+    if len(perm) != rank or sorted(p % rank for p in perm) != list(range(rank)):
+        raise ValueError(f"Transpose '{node.name}' (defined at {node.site}): perm {list(perm)} is not a permutation "
+                         f"of the input's {rank} axes")
+    return [p % rank for p in perm]
 
 
 emit.register_structured("MatMul", MatMul())

@@ -5,7 +5,7 @@ kernel takes TF's Philox key and counter from it and advances the counter as TF 
 
 from __future__ import annotations
 
-from .. import emit
+from .. import cxx, emit
 from . import common
 
 KINDS = {"RandomUniform": "PG_RAND_UNIFORM", "RandomStandardNormal": "PG_RAND_NORMAL",
@@ -25,7 +25,7 @@ class RandomOp:
         t = common.ctype(node.dtypes[0])
         state = lw.buffers[node.inputs[-1]].name
         n = common.numel(out.dims)
-        seeds = f"seed={int(node.attrs['seed'])}, seed2={int(node.attrs['seed2'])}"
+        seeds = f"seed={cxx.int_lit(node.attrs['seed'])}, seed2={cxx.int_lit(node.attrs['seed2'])}"
         lines = [f"// k{index}: {node.op} {node.name} ({seeds})"]
         if self.kind == "PG_RAND_INT":
             lo, hi = common.in_buf(lw, node, 1).name, common.in_buf(lw, node, 2).name

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from .. import emit
+from ..cxx import int_lit
 from ..ir import Ref
 from . import common
 
@@ -74,8 +75,8 @@ class Unpack:
         num = node.attrs["num"]
         for i in range(num):
             dst = lw.buffers[Ref(node.id, i)].name
-            lines.append(f"for (int64_t o = 0; o < outer; ++o) memcpy({dst} + o * inner, {src} + (o * {num} + {i}) "
-                         f"* inner, sizeof(*{dst}) * inner);")
+            lines.append(f"for (int64_t o = 0; o < outer; ++o) memcpy({dst} + o * inner, {src} + (o * "
+                         f"{int_lit(num)} + {int_lit(i)}) * inner, sizeof(*{dst}) * inner);")
         return "", "\n".join(lines)
 
 
@@ -84,7 +85,7 @@ class Tile:
         d = input_dims[0]
         out = []
         for x, m in zip(d, node.attrs["multiples"]):
-            out.append(x * m if isinstance(x, int) else (x if m == 1 else lw.table.define(f"{x} * {m}")))
+            out.append(x * m if isinstance(x, int) else (x if m == 1 else lw.table.define(f"{x} * {int_lit(m)}")))
         return [tuple(out)]
 
     def kernel(self, lw, kernel, index):
@@ -112,7 +113,7 @@ class StridedSlice:
             if item[0] == "new":
                 out.append(1)
             elif item[0] == "index":
-                i, axis = item[1], item[2]
+                i, axis = int_lit(item[1]), item[2]
                 dim = d[axis]
                 lw.table.check(f"({i}) >= -({dim}) && ({i}) < ({dim})", node.id, common.fail(
                     node.id, [f"slice index {i} of dimension {axis} out of bounds."]))
@@ -121,8 +122,9 @@ class StridedSlice:
                 dim = d[axis]
                 if step == 0:
                     raise ValueError(f"internal: {node.name}: slice step cannot be zero")
-                begin = lw.table.define(f"pg_slice_begin({dim}, {_b(start)}, {start or 0}, {step})")
-                size = lw.table.define(f"pg_slice_len({dim}, {begin}, {_b(stop)}, {stop or 0}, {step})")
+                begin = lw.table.define(f"pg_slice_begin({dim}, {_b(start)}, {int_lit(start or 0)}, {int_lit(step)})")
+                size = lw.table.define(
+                    f"pg_slice_len({dim}, {begin}, {_b(stop)}, {int_lit(stop or 0)}, {int_lit(step)})")
                 out.append(size)
                 begins[axis] = begin
         return [tuple(out)]
@@ -138,12 +140,12 @@ class StridedSlice:
             if item[0] == "new":
                 strides.append("0")
             elif item[0] == "index":
-                i, axis = item[1], item[2]
+                i, axis = int_lit(item[1]), item[2]
                 base.append(f"(({i}) < 0 ? ({i}) + ({d[axis]}) : ({i})) * ({src_strides[axis]})")
             else:
                 _, start, stop, step, axis = item
                 base.append(f"{begins[axis]} * ({src_strides[axis]})")
-                strides.append(f"({step}) * ({src_strides[axis]})")
+                strides.append(f"({int_lit(step)}) * ({src_strides[axis]})")
         t = common.ctype(node.dtypes[0])
         src = common.in_buf(lw, node).name
         lib = common.library(lw, "layout.h.j2")
@@ -184,6 +186,7 @@ class OneHot:
         d = input_dims[0]
         axis = node.attrs["axis"]
         axis = len(d) if axis == -1 else axis
+        int_lit(node.attrs["depth"], 0)  # a typed, non-negative int: it becomes a static dim
         return [tuple(d[:axis]) + (node.attrs["depth"],) + tuple(d[axis:])]
 
     def kernel(self, lw, kernel, index):
@@ -194,7 +197,7 @@ class OneHot:
         ind = common.in_buf(lw, node, 0).name
         on, off = common.in_buf(lw, node, 2).name, common.in_buf(lw, node, 3).name
         out = common.out_buf(lw, node).name
-        depth = node.attrs["depth"]
+        depth = int_lit(node.attrs["depth"], 0)
         block = (f"// k{index}: OneHot {node.name}\n"
                  f"{{ const int64_t outer = {common.numel(d[:axis])}, inner = {common.numel(d[axis:])};\n"
                  f"  for (int64_t o = 0; o < outer; ++o)\n"

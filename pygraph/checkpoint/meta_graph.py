@@ -19,11 +19,13 @@ import numpy as np
 
 from .. import __version__ as _pygraph_version
 from .. import dtypes
+from ..errors import DataLossError, OpError
 from ..graph import Operation, Tensor, get_default_graph
 from ..ops.cond_contexts import export_contexts, import_contexts
 from ..shape import TensorShape
 from .files import atomic_output
-from .values import Encoder, decode
+from .meta_graph_check import check_structure
+from .values import Encoder, MalformedValue, decode
 
 FORMAT = "pygraph.MetaGraph"
 FORMAT_VERSION = 1
@@ -172,17 +174,41 @@ def read_meta_graph_file(filename):
     with z:
         try:
             doc = json.loads(z.read(_DOC))
-        except (KeyError, ValueError) as e:
+        except (KeyError, ValueError, RecursionError) as e:
             raise ValueError(f"{filename} is not a pygraph meta graph file: {e}") from None
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            raise DataLossError(None, None, f"{filename}: cannot read {_DOC}: {e}") from None
         check_document(doc, filename)
         arrays = []
         for i in range(doc["num_arrays"]):
             try:
                 data = z.read(f"arrays/{i}.npy")
             except KeyError:
-                raise ValueError(f"{filename} is missing arrays/{i}.npy") from None
-            arrays.append(np.lib.format.read_array(io.BytesIO(data), allow_pickle=False))
+                raise DataLossError(None, None, f"{filename} is missing arrays/{i}.npy") from None
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:  # bad CRC, truncated member
+                raise DataLossError(None, None, f"{filename}: cannot read arrays/{i}.npy: {e}") from None
+            arrays.append(_read_npy(data, f"{filename}: arrays/{i}.npy"))
     return doc, arrays
+
+
+def _read_npy(data, where):
+    """A stored .npy array; its header must describe no more data than the member holds (numpy allocates
+    what the header says before reading)."""
+    f = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
+        count = 1
+        for d in shape:
+            count *= d
+        if dtype.hasobject or count * dtype.itemsize != len(data) - f.tell():
+            raise ValueError(f"the header describes {count} {dtype} values, not the {len(data) - f.tell()} bytes "
+                             "stored")
+        f.seek(0)
+        return np.lib.format.read_array(f, allow_pickle=False)
+    except Exception as e:  # noqa: BLE001 (numpy's header parser raises ValueError, TokenError, SyntaxError...)
+        raise DataLossError(None, None, f"{where} is not a valid .npy array: {e}") from None
 
 
 def check_document(doc, source):
@@ -193,6 +219,7 @@ def check_document(doc, source):
         raise ValueError(f"{source} has meta graph format_version {version!r}, but this pygraph "
                          f"({_pygraph_version}) reads only version {FORMAT_VERSION}; it was written by "
                          f"{doc.get('producer', 'an unknown producer')}")
+    check_structure(doc, source)
 
 
 def import_meta_graph(meta_graph_or_file, clear_devices=False, import_scope=None, **kwargs):
@@ -204,28 +231,42 @@ def import_meta_graph(meta_graph_or_file, clear_devices=False, import_scope=None
     if isinstance(meta_graph_or_file, dict):
         check_document(meta_graph_or_file, "the meta graph document")
         doc, arrays = meta_graph_or_file, meta_graph_or_file.get("arrays")
-        if arrays is None or len(arrays) != doc["num_arrays"]:
+        if not isinstance(arrays, list) or len(arrays) != doc["num_arrays"]:
             raise ValueError("the meta graph document lacks its arrays (pass what export_meta_graph returned)")
     else:
         doc, arrays = read_meta_graph_file(meta_graph_or_file)
     graph = get_default_graph()
     with graph._lock:
-        scope = graph.unique_name(import_scope) if import_scope else ""
-        name = (lambda n: f"{scope}/{n}") if scope else (lambda n: n)
-        clash = [name(o["name"]) for o in doc["ops"] if name(o["name"]) in graph._ops_by_name]
-        if clash:
-            raise ValueError(f"Cannot import the meta graph: the graph already has operations named "
-                             f"{', '.join(clash[:5])}; import into a new graph or pass import_scope.")
-        created = {}
-        for spec in doc["ops"]:
-            op = _create_op(graph, spec, arrays, name, created)
-            created[spec["name"]] = op
-        _rebuild_collections(graph, doc, name, scope)
-        import_contexts(graph, doc.get("cond_contexts"), name)
+        saved = (len(graph._ops), dict(graph._names_in_use), {k: list(v) for k, v in graph._collections.items()})
+        try:
+            scope = graph.unique_name(import_scope) if import_scope else ""
+            name = (lambda n: f"{scope}/{n}") if scope else (lambda n: n)
+            clash = [name(o["name"]) for o in doc["ops"] if name(o["name"]) in graph._ops_by_name]
+            if clash:
+                raise ValueError(f"Cannot import the meta graph: the graph already has operations named "
+                                 f"{', '.join(clash[:5])}; import into a new graph or pass import_scope.")
+            created = {}
+            for spec in doc["ops"]:
+                op = _create_op(graph, spec, arrays, name, created)
+                created[spec["name"]] = op
+            _rebuild_collections(graph, doc, name, scope)
+            import_contexts(graph, doc.get("cond_contexts"), name)
+        except BaseException:
+            _roll_back(graph, *saved)  # a file that fails part-way leaves the graph as it was
+            raise
     saver = doc.get("saver")
     if saver is not None:
         saver = dict(saver, var_names={k: name(v) for k, v in saver["var_names"].items()})
     return saver
+
+
+def _roll_back(graph, num_ops, names_in_use, collections):
+    for op in graph._ops[num_ops:]:
+        graph._ops_by_name.pop(op.name, None)
+    del graph._ops[num_ops:]
+    graph._names_in_use = names_in_use
+    graph._collections = collections
+    graph._version += 1
 
 
 def _tensor(created, ref):
@@ -237,19 +278,25 @@ def _tensor(created, ref):
 
 
 def _create_op(graph, spec, arrays, name, created):
+    """One op of a checked document (meta_graph_check): attribute values are decoded here and checked by
+    Graph.create_op against the op's schema (InvalidArgumentError / NotFoundError name the node)."""
     inputs = [_tensor(created, ref) for ref in spec["inputs"]]
-    try:
-        controls = [created[c] for c in spec["control_inputs"]]
-    except KeyError as e:
-        raise ValueError(f"meta graph op {spec['name']} has unknown control input {e}") from None
-    where = f"op {spec['name']!r}"
-    attrs = {k: decode(v, arrays) for k, v in spec["attrs"].items()}
+    controls = [created[c] for c in spec["control_inputs"]]
+    where = f"op {spec['name']!r} ({spec['type']})"
+    attrs = {}
+    for k, v in spec["attrs"].items():
+        try:
+            attrs[k] = decode(v, arrays)
+        except MalformedValue as e:
+            raise DataLossError(None, None, f"Malformed meta graph: {where} attr {k!r}: {e}") from None
     outputs = [(dtypes.as_dtype(o["dtype"]), TensorShape(o["shape"])) for o in spec["outputs"]]
     full = name(spec["name"])
     try:
         op = graph.create_op(spec["type"], inputs, attrs, outputs, full + "/", controls)
-    except Exception as e:
-        raise ValueError(f"Cannot rebuild {where}: {e}") from e
+    except OpError:
+        raise
+    except ValueError as e:  # an invalid or duplicate node name
+        raise DataLossError(None, None, f"Malformed meta graph: cannot rebuild {where}: {e}") from None
     graph._names_in_use.setdefault(full.lower(), 1)  # later ops may not reuse the name, as in TF's import
     op.creation_site = spec.get("creation_site") or op.creation_site
     return op
@@ -269,5 +316,8 @@ def _rebuild_collections(graph, doc, name, scope):
             elif "op" in item:
                 value = graph.get_operation_by_name(name(item["op"]))
             else:
-                value = decode(item["value"], [])
+                try:
+                    value = decode(item["value"], [])
+                except MalformedValue as e:
+                    raise DataLossError(None, None, f"Malformed meta graph: collection {key!r}: {e}") from None
             graph.add_to_collection(key, value)

@@ -57,37 +57,100 @@ class Encoder:
                         "and dicts of these can be saved")
 
 
-def decode(value, arrays):
-    """The Python value of an encoded attribute; `arrays` are the stored .npy arrays."""
-    if not isinstance(value, dict):
+class MalformedValue(ValueError):
+    """An encoded attribute value that is not one of the forms Encoder writes."""
+
+
+_MAX_DEPTH = 32
+_NUMERIC_KINDS = "biuf"
+
+
+def decode(value, arrays, depth=0):
+    """The Python value of an encoded attribute; `arrays` are the stored .npy arrays. Anything that is not
+    a form Encoder writes raises MalformedValue."""
+    if depth > _MAX_DEPTH:
+        raise MalformedValue("values nested too deeply")
+    if value is None or isinstance(value, (bool, int, str)):
         return value
+    if isinstance(value, float):
+        return value
+    if not isinstance(value, dict):
+        raise MalformedValue(f"unexpected value of type {type(value).__name__}")
     if len(value) != 1 and set(value) not in ({"strings", "dims"}, {"scalar", "np"}):
-        raise ValueError(f"malformed attribute value {value!r}")
+        raise MalformedValue(f"malformed attribute value {_short(value)}")
+    try:
+        return _decode_tagged(value, arrays, depth)
+    except MalformedValue:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError) as e:  # binascii.Error is a ValueError
+        raise MalformedValue(f"malformed attribute value {_short(value)}: {e}") from None
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _list(value, what):
+    if not isinstance(value, list):
+        raise MalformedValue(f"{what} must hold a list, not {type(value).__name__}")
+    return value
+
+
+def _decode_tagged(value, arrays, depth):
     if "list" in value:
-        return [decode(v, arrays) for v in value["list"]]
+        return [decode(v, arrays, depth + 1) for v in _list(value["list"], "'list'")]
     if "tuple" in value:
-        return tuple(decode(v, arrays) for v in value["tuple"])
+        return tuple(decode(v, arrays, depth + 1) for v in _list(value["tuple"], "'tuple'"))
     if "dict" in value:
-        return {k: decode(v, arrays) for k, v in value["dict"].items()}
+        if not isinstance(value["dict"], dict):
+            raise MalformedValue("'dict' must hold an object")
+        return {k: decode(v, arrays, depth + 1) for k, v in value["dict"].items()}
     if "float" in value:
+        if value["float"] not in ("nan", "inf", "-inf"):
+            raise MalformedValue(f"'float' holds only nan, inf or -inf, not {_short(value['float'])}")
         return float(value["float"])
     if "dtype" in value:
-        return dtypes.as_dtype(value["dtype"])
+        return dtypes.as_dtype(_str(value["dtype"], "'dtype'"))
     if "shape" in value:
-        return TensorShape(value["shape"])
+        dims = value["shape"]
+        if dims is not None and not (isinstance(dims, list) and all(
+                d is None or (type(d) is int and d >= 0) for d in dims)):
+            raise MalformedValue(f"'shape' must be null or a list of dims >= 0 or null, not {_short(dims)}")
+        return TensorShape(dims)
     if "bytes" in value:
-        return base64.b64decode(value["bytes"])
+        return base64.b64decode(_str(value["bytes"], "'bytes'"), validate=True)
     if "array" in value:
-        arr = arrays[value["array"]]
+        index = value["array"]
+        if type(index) is not int or not 0 <= index < len(arrays):
+            raise MalformedValue(f"'array' index {_short(index)} is not one of the {len(arrays)} stored arrays")
+        arr = arrays[index]
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in _NUMERIC_KINDS:
+            raise MalformedValue(f"stored array {index} is not a numeric array")
         arr.setflags(write=False)  # constants are immutable, as tf.constant makes them
         return arr
     if "strings" in value:
-        items = [base64.b64decode(v) for v in value["strings"]]
+        items = [base64.b64decode(_str(v, "'strings'"), validate=True) for v in _list(value["strings"], "'strings'")]
+        dims = _list(value["dims"], "'dims'")
+        if not all(type(d) is int and d >= 0 for d in dims) or int(np.prod(dims, dtype=np.int64)) != len(items):
+            raise MalformedValue(f"'dims' {_short(dims)} do not fit {len(items)} strings")
         out = np.empty(len(items), dtype=object)
         out[:] = items
-        out = out.reshape(value["dims"])
+        out = out.reshape(dims)
         out.setflags(write=False)
         return out
     if "scalar" in value:
-        return np.dtype(value["np"]).type(decode(value["scalar"], arrays))
-    raise ValueError(f"unknown attribute value tag in {value!r}")
+        np_type = np.dtype(_str(value["np"], "'np'"))
+        if np_type.kind not in _NUMERIC_KINDS:
+            raise MalformedValue(f"'np' must name a numeric dtype, not {np_type}")
+        scalar = decode(value["scalar"], arrays, depth + 1)
+        if isinstance(scalar, (bool, int, float)):
+            return np_type.type(scalar)
+        raise MalformedValue(f"'scalar' must hold a number, not {_short(scalar)}")
+    raise MalformedValue(f"unknown attribute value tag in {_short(value)}")
+
+
+def _str(value, what):
+    if not isinstance(value, str):
+        raise MalformedValue(f"{what} must hold a string, not {type(value).__name__}")
+    return value

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import dtypes
 from ..shape import TensorShape
+from . import attr_checks as checks
 from . import registry
 from .core import constant, convert_to_tensor, fmt_shape, make_op, op_scope
 from .layout import concat, expand_dims, reshape, squeeze, stack, static_ints, tile, unstack  # noqa: F401
@@ -15,16 +16,21 @@ from .math import cast
 from .slicing import gather, one_hot, strided_slice_getitem  # noqa: F401
 
 registry.register("Shape", registry.STRUCTURED,
-                  numpy=lambda x, op=None: np.asarray(np.shape(x), dtype=op.attrs["out_type"].np))
+                  numpy=lambda x, op=None: np.asarray(np.shape(x), dtype=op.attrs["out_type"].np),
+                  attrs={"out_type": "type", "T": "type"})
 registry.register("Size", registry.STRUCTURED,
-                  numpy=lambda x, op=None: np.asarray(np.size(x), dtype=op.attrs["out_type"].np))
-registry.register("SumToShape", registry.STRUCTURED, numpy=lambda g, x, op=None: _np_sum_to_shape(g, np.shape(x)))
+                  numpy=lambda x, op=None: np.asarray(np.size(x), dtype=op.attrs["out_type"].np),
+                  attrs={"out_type": "type", "T": "type"})
+registry.register("SumToShape", registry.STRUCTURED, numpy=lambda g, x, op=None: _np_sum_to_shape(g, np.shape(x)),
+                  attrs={"T": "type"})
 registry.register("BroadcastLike", registry.STRUCTURED,
-                  numpy=lambda v, x, op=None: np.broadcast_to(v, np.shape(x)).copy())
-registry.register("Fill", registry.STRUCTURED, numpy=lambda dims, v, op=None: np.full(dims, v))
+                  numpy=lambda v, x, op=None: np.broadcast_to(v, np.shape(x)).copy(), attrs={"T": "type"})
+registry.register("Fill", registry.STRUCTURED, numpy=lambda dims, v, op=None: np.full(dims, v),
+                  attrs={"shape": "?list(int)", "T": "type"}, check=checks.fill)
 registry.register("Range", registry.STRUCTURED,
-                  numpy=lambda a, b, c, op=None: np.arange(op.attrs["size"]).astype(op.attrs["Tidx"].np) * c + a)
-registry.register("StopGradient", registry.ELEMENTWISE, numpy=lambda x: x)
+                  numpy=lambda a, b, c, op=None: np.arange(op.attrs["size"]).astype(op.attrs["Tidx"].np) * c + a,
+                  attrs={"start": "float", "delta": "float", "size": "int", "Tidx": "type"}, check=checks.range_)
+registry.register("StopGradient", registry.ELEMENTWISE, numpy=lambda x: x, attrs={"T": "type"})
 registry.NotDifferentiable("StopGradient")  # as TF: no gradient flows through (it counts as zero)
 
 

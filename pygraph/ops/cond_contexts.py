@@ -7,6 +7,7 @@ branch and its Merge still knows its predicate.
 
 from __future__ import annotations
 
+from ..errors import DataLossError
 from .control_flow import CondContext
 
 
@@ -43,14 +44,30 @@ def export_contexts(graph, strip, keep):
 
 
 def import_contexts(graph, entry, name):
-    """Rebuild what export_contexts stored onto the ops just imported (`name` maps stored names back)."""
+    """Rebuild what export_contexts stored onto the ops just imported (`name` maps stored names back);
+    a malformed entry raises DataLossError."""
     if not entry:
         return
+    try:
+        _rebuild(graph, entry, name)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+        raise DataLossError(None, None, f"Malformed meta graph: its cond_contexts entry is unusable ({e!r})"
+                            ) from None
+
+
+def _rebuild(graph, entry, name):
+    if not isinstance(entry, dict):
+        raise TypeError("cond_contexts must be an object")
     tensor = (lambda n: graph.get_tensor_by_name(name(n)))
     contexts = []
     for c in entry["contexts"]:
+        if c["outer"] is not None and not 0 <= c["outer"] < len(contexts):
+            raise IndexError(f"outer context {c['outer']!r} is not an earlier context")
+        if c["branch"] not in (0, 1):
+            raise ValueError(f"branch {c['branch']!r} is neither 0 nor 1")
         outer = contexts[c["outer"]] if c["outer"] is not None else None
-        contexts.append(CondContext(tensor(c["pred"]), tensor(c["pred_id"]), tensor(c["pivot"]), c["branch"], outer))
+        contexts.append(CondContext(tensor(c["pred"]), tensor(c["pred_id"]), tensor(c["pivot"]), c["branch"],
+                                    outer))
     at = (lambda i: contexts[i] if i is not None else None)
     for op_name, i in entry["ops"].items():
         graph.get_operation_by_name(name(op_name))._cond_context = contexts[i]

@@ -23,8 +23,9 @@ from . import registry
 from .core import convert_to_tensor, make_op, op_scope
 from .math import identity
 
-registry.register("Switch", registry.STRUCTURED, stateful=True)  # stateful: never folded on the host
-registry.register("Merge", registry.STRUCTURED, stateful=True)
+# stateful: never folded on the host
+registry.register("Switch", registry.STRUCTURED, stateful=True, attrs={"T": "type"})
+registry.register("Merge", registry.STRUCTURED, stateful=True, attrs={"T": "type", "N": "int"})
 
 
 class CondContext:

@@ -9,9 +9,10 @@ import numpy as np
 from .. import dtypes
 from ..graph import Operation, Tensor, _graph_of, get_default_graph
 from ..shape import TensorShape
-from . import registry
+from . import attr_checks, registry
 
-registry.register("Const", registry.SOURCE, numpy=lambda op: op.attrs["value"])
+registry.register("Const", registry.SOURCE, numpy=lambda op: op.attrs["value"],
+                  attrs={"value": "tensor", "dtype": "type"}, check=attr_checks.const)
 
 
 def fmt_shape(shape):

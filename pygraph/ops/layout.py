@@ -12,18 +12,26 @@ import numpy as np
 from .. import dtypes
 from ..graph import Tensor
 from ..shape import TensorShape
+from . import attr_checks as checks
 from . import registry
 from .core import constant, convert_to_tensor, fmt_shape, make_op, op_scope
 
-registry.register("Reshape", registry.STRUCTURED, numpy=lambda x, s, op=None: np.reshape(x, s))
-registry.register("ExpandDims", registry.STRUCTURED, numpy=lambda x, a, op=None: np.expand_dims(x, int(a)))
+registry.register("Reshape", registry.STRUCTURED, numpy=lambda x, s, op=None: np.reshape(x, s),
+                  attrs={"shape": "?list(int)", "T": "type", "Tshape": "?type"}, check=checks.reshape)
+registry.register("ExpandDims", registry.STRUCTURED, numpy=lambda x, a, op=None: np.expand_dims(x, int(a)),
+                  attrs={"axis": "int", "T": "type", "Tdim": "?type"}, check=checks.expand_dims)
 registry.register("Squeeze", registry.STRUCTURED,
-                  numpy=lambda x, op=None: np.squeeze(x, axis=tuple(op.attrs["squeeze_dims"]) or None))
-registry.register("ConcatV2", registry.STRUCTURED, numpy=lambda *xs, op=None: np.concatenate(xs[:-1], int(xs[-1])))
-registry.register("Pack", registry.STRUCTURED, numpy=lambda *xs, op=None: np.stack(xs, op.attrs["axis"]))
+                  numpy=lambda x, op=None: np.squeeze(x, axis=tuple(op.attrs["squeeze_dims"]) or None),
+                  attrs={"squeeze_dims": "list(int)", "T": "type"}, check=checks.squeeze)
+registry.register("ConcatV2", registry.STRUCTURED, numpy=lambda *xs, op=None: np.concatenate(xs[:-1], int(xs[-1])),
+                  attrs={"axis": "int", "N": "int", "T": "type", "Tidx": "type"}, check=checks.concat)
+registry.register("Pack", registry.STRUCTURED, numpy=lambda *xs, op=None: np.stack(xs, op.attrs["axis"]),
+                  attrs={"axis": "int", "N": "int", "T": "type"}, check=checks.pack)
 registry.register("Unpack", registry.STRUCTURED,
-                  numpy=lambda x, op=None: tuple(np.moveaxis(x, op.attrs["axis"], 0)))
-registry.register("Tile", registry.STRUCTURED, numpy=lambda x, m, op=None: np.tile(x, m))
+                  numpy=lambda x, op=None: tuple(np.moveaxis(x, op.attrs["axis"], 0)),
+                  attrs={"axis": "int", "num": "int", "T": "type"}, check=checks.unpack)
+registry.register("Tile", registry.STRUCTURED, numpy=lambda x, m, op=None: np.tile(x, m),
+                  attrs={"multiples": "list(int)", "T": "type", "Tmultiples": "type"}, check=checks.tile)
 
 
 def static_ints(value, what):

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import dtypes
 from ..shape import TensorShape
+from . import attr_checks as checks
 from . import registry
 from .core import constant, convert_to_tensor, fmt_shape, make_op, op_scope
 
@@ -18,11 +19,14 @@ def _np_matmul(a, b, op):
     return np.matmul(a, b)
 
 
-registry.register("MatMul", registry.STRUCTURED, numpy=lambda a, b, op=None: _np_matmul(a, b, op))
+registry.register("MatMul", registry.STRUCTURED, numpy=lambda a, b, op=None: _np_matmul(a, b, op),
+                  attrs={"transpose_a": "bool", "transpose_b": "bool", "T": "type"}, check=checks.matmul)
 registry.register("MatrixInverse", registry.STRUCTURED,
-                  numpy=lambda x, op=None: np.linalg.inv(x.T if op.attrs["adjoint"] else x).astype(x.dtype))
+                  numpy=lambda x, op=None: np.linalg.inv(x.T if op.attrs["adjoint"] else x).astype(x.dtype),
+                  attrs={"adjoint": "bool", "T": "type"}, check=checks.rank_2)
 registry.register("Transpose", registry.STRUCTURED,
-                  numpy=lambda x, perm=None, op=None: np.transpose(x, op.attrs["perm"]).copy())
+                  numpy=lambda x, perm=None, op=None: np.transpose(x, op.attrs["perm"]).copy(),
+                  attrs={"perm": "list(int)", "T": "type", "Tperm": "type"}, check=checks.transpose)
 
 
 def _check_dtype(op_type, param, t, allowed):

@@ -7,7 +7,7 @@ import numpy as np
 from .. import dtypes
 from ..graph import Tensor
 from ..shape import TensorShape, broadcast_static
-from . import registry
+from . import attr_checks, registry
 from .core import convert_to_tensor, fmt_shape, make_op, op_scope
 
 F = (dtypes.float32, dtypes.float64)
@@ -75,12 +75,13 @@ UNARY = {
 }
 
 for _t, (_allowed, _b, _fn) in BINARY.items():
-    registry.register(_t, registry.ELEMENTWISE, numpy=_fn)
+    registry.register(_t, registry.ELEMENTWISE, numpy=_fn, attrs={}, check=attr_checks.allowed_dtypes(_allowed))
 for _t, (_allowed, _fn) in UNARY.items():
-    registry.register(_t, registry.ELEMENTWISE, numpy=_fn)
-registry.register("Cast", registry.ELEMENTWISE, numpy=lambda a, op: a.astype(op.attrs["DstT"].np))
-registry.register("Select", registry.ELEMENTWISE, numpy=np.where)
-registry.register("AddN", registry.ELEMENTWISE, numpy=lambda *xs: sum(xs[1:], xs[0]))
+    registry.register(_t, registry.ELEMENTWISE, numpy=_fn, attrs={}, check=attr_checks.allowed_dtypes(_allowed))
+registry.register("Cast", registry.ELEMENTWISE, numpy=lambda a, op: a.astype(op.attrs["DstT"].np),
+                  attrs={"SrcT": "type", "DstT": "type"})
+registry.register("Select", registry.ELEMENTWISE, numpy=np.where, attrs={})
+registry.register("AddN", registry.ELEMENTWISE, numpy=lambda *xs: sum(xs[1:], xs[0]), attrs={})
 
 
 def _check_allowed(op_type, param, t, allowed):

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import dtypes
 from ..graph import get_default_graph
+from . import attr_checks as checks
 from . import registry
 from .core import convert_to_tensor, make_op, op_scope
 from .layout import static_ints
@@ -36,8 +37,13 @@ def _initial_state(op):
     return np.array([seed, seed2, 0], dtype=np.int64)
 
 
-for _t in ("RandomUniform", "RandomStandardNormal", "TruncatedNormal", "RandomUniformInt", "RandomShuffle"):
-    registry.register(_t, registry.STRUCTURED, stateful=True).session_state = _initial_state
+for _t in ("RandomUniform", "RandomStandardNormal", "TruncatedNormal", "RandomUniformInt"):
+    _dtype_attr = "Tout" if _t == "RandomUniformInt" else "dtype"
+    registry.register(_t, registry.STRUCTURED, stateful=True, check=checks.random,
+                      attrs={"shape": "?list(int)", _dtype_attr: "type", "seed": "int", "seed2": "int",
+                             "T": "type"}).session_state = _initial_state
+registry.register("RandomShuffle", registry.STRUCTURED, stateful=True,
+                  attrs={"T": "type", "seed": "int", "seed2": "int"}).session_state = _initial_state
 
 
 @registry.RegisterGradient("RandomShuffle")

@@ -12,6 +12,7 @@ import numpy as np
 from .. import dtypes
 from ..graph import Tensor
 from ..shape import TensorShape
+from . import attr_checks as checks
 from . import registry
 from .core import constant, convert_to_tensor, fmt_shape, make_op, op_scope
 
@@ -42,13 +43,16 @@ _NUMPY = {
     "Prod": lambda x, op: np.prod(x, axis=_np_axis(op), keepdims=op.attrs["keep_dims"], dtype=x.dtype),
 }
 for _t, _fn in _NUMPY.items():
-    registry.register(_t, registry.STRUCTURED, numpy=lambda x, _axes=None, op=None, _fn=_fn: _fn(x, op))
+    registry.register(_t, registry.STRUCTURED, numpy=lambda x, _axes=None, op=None, _fn=_fn: _fn(x, op),
+                      attrs={"axis": "?list(int)", "keep_dims": "bool", "T": "type", "Tidx": "type"},
+                      check=checks.reduce)
+_ARG_ATTRS = {"axis": "int", "output_type": "type", "T": "type", "Tidx": "type"}
 registry.register("ArgMax", registry.STRUCTURED,
                   numpy=lambda x, _d=None, op=None: np.argmax(x, axis=op.attrs["axis"]).astype(
-                      op.attrs["output_type"].np))
+                      op.attrs["output_type"].np), attrs=_ARG_ATTRS, check=checks.arg_reduce)
 registry.register("ArgMin", registry.STRUCTURED,
                   numpy=lambda x, _d=None, op=None: np.argmin(x, axis=op.attrs["axis"]).astype(
-                      op.attrs["output_type"].np))
+                      op.attrs["output_type"].np), attrs=_ARG_ATTRS, check=checks.arg_reduce)
 
 
 def _lookup(new_name, new_value, old_name, old_value):

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from . import attr_schema
+
 # kinds the code generator understands
 ELEMENTWISE = "elementwise"  # one output element from the same-index (broadcast) input elements
 SOURCE = "source"  # no inputs: constants, placeholders, variables
@@ -30,15 +32,26 @@ class OpDef:
     not_differentiable: bool = False
     # op -> ndarray: per-session state the compiled kernel reads and updates in place (random counters)
     session_state: Callable | None = None
+    # attr name -> type (attr_schema.TYPES, "?" prefix: may be None or absent); Graph.create_op checks every
+    # node against it, so no attribute reaches code generation unchecked. None: the op cannot be created.
+    attrs: dict | None = None
+    # (attrs, inputs, output_specs) -> None, raising attr_schema.AttrError: value checks that need the
+    # inputs (an axis within the input's rank, a permutation of the right length)
+    check: Callable | None = None
 
 
 REGISTRY: dict[str, OpDef] = {}
 
 
-def register(op_type, kind, numpy=None, stateful=False):
+def register(op_type, kind, numpy=None, stateful=False, attrs=None, check=None):
     if op_type in REGISTRY:
         raise KeyError(f"Op type {op_type!r} is already registered.")
-    REGISTRY[op_type] = OpDef(op_type, kind, numpy, stateful)
+    if attrs is None:
+        raise TypeError(f"register({op_type!r}): declare the op's attributes (attrs={{name: type}}, {{}} for none)")
+    for name, attr_type in attrs.items():
+        if attr_type.lstrip("?") not in attr_schema.TYPES:
+            raise TypeError(f"register({op_type!r}): attr {name!r} has unknown type {attr_type!r}")
+    REGISTRY[op_type] = OpDef(op_type, kind, numpy, stateful, attrs=dict(attrs), check=check)
     return REGISTRY[op_type]
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from .. import dtypes
 from ..graph import Tensor
 from ..shape import TensorShape
+from . import attr_checks as checks
 from . import registry
 from .core import constant, convert_to_tensor, fmt_shape, make_op, op_scope
 
@@ -28,7 +29,10 @@ def _np_strided_slice(x, *_bounds, op=None):
     return np.array(x[tuple(key)])
 
 
-registry.register("StridedSlice", registry.STRUCTURED, numpy=_np_strided_slice)
+_MASKS = ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask")
+registry.register("StridedSlice", registry.STRUCTURED, numpy=_np_strided_slice,
+                  attrs={**{m: "int" for m in _MASKS}, "spec": "slice_spec", "T": "type", "Index": "type"},
+                  check=checks.strided_slice)
 
 
 def _int(v, what):
@@ -144,10 +148,13 @@ def strided_slice_getitem(tensor, key):
 
 
 registry.register("GatherV2", registry.STRUCTURED,
-                  numpy=lambda p, i, a=None, op=None: np.take(p, i, axis=op.attrs["axis"]))
+                  numpy=lambda p, i, a=None, op=None: np.take(p, i, axis=op.attrs["axis"]),
+                  attrs={"axis": "int", "Tparams": "type", "Tindices": "type", "Taxis": "type"},
+                  check=checks.gather)
 registry.register("OneHot", registry.STRUCTURED, numpy=lambda i, depth, on, off, op=None: np.where(
     np.expand_dims(i, op.attrs["axis"]) == np.arange(op.attrs["depth"]).reshape(
-        [-1] + [1] * (i.ndim - (op.attrs["axis"] % (i.ndim + 1)))), on, off))
+        [-1] + [1] * (i.ndim - (op.attrs["axis"] % (i.ndim + 1)))), on, off),
+                  attrs={"axis": "int", "depth": "int", "T": "type", "TI": "type"}, check=checks.one_hot)
 
 
 def gather(params, indices, validate_indices=None, name=None, axis=0):

@@ -5,17 +5,23 @@ from __future__ import annotations
 from .. import dtypes
 from ..graph import GraphKeys, Operation, Tensor, get_default_graph, name_scope
 from ..shape import TensorShape
+from . import attr_checks as checks
 from . import registry
 from .core import convert_to_tensor, fmt_shape, make_op, op_scope
 from .math import install_operators
 
-registry.register("VariableV2", registry.SOURCE, stateful=True)
-registry.register("Placeholder", registry.SOURCE)
-registry.register("PlaceholderWithDefault", registry.ELEMENTWISE, numpy=lambda a: a)
-registry.register("Assign", registry.STATE, numpy=lambda ref, value: value, stateful=True)
-registry.register("AssignAdd", registry.STATE, numpy=lambda ref, value: ref + value, stateful=True)
-registry.register("AssignSub", registry.STATE, numpy=lambda ref, value: ref - value, stateful=True)
-registry.register("NoOp", registry.CONTROL)
+registry.register("VariableV2", registry.SOURCE, stateful=True, attrs={"dtype": "type", "shape": "shape"},
+                  check=checks.placeholder)
+registry.register("Placeholder", registry.SOURCE, attrs={"dtype": "type", "shape": "?shape"}, check=checks.placeholder)
+registry.register("PlaceholderWithDefault", registry.ELEMENTWISE, numpy=lambda a: a, attrs={"shape": "?shape"},
+                  check=checks.placeholder)
+_ASSIGN_ATTRS = {"validate_shape": "?bool", "use_locking": "?bool"}
+registry.register("Assign", registry.STATE, numpy=lambda ref, value: value, stateful=True, attrs=_ASSIGN_ATTRS)
+registry.register("AssignAdd", registry.STATE, numpy=lambda ref, value: ref + value, stateful=True,
+                  attrs=_ASSIGN_ATTRS)
+registry.register("AssignSub", registry.STATE, numpy=lambda ref, value: ref - value, stateful=True,
+                  attrs=_ASSIGN_ATTRS)
+registry.register("NoOp", registry.CONTROL, attrs={})
 
 
 def placeholder(dtype, shape=None, name=None):

@@ -170,9 +170,9 @@ def _merge_kernel(op, *inputs):
     return merged.SerializeToString()
 
 
-registry.register("ScalarSummary", registry.HOST, numpy=_scalar_kernel)
-registry.register("HistogramSummary", registry.HOST, numpy=_histogram_kernel)
-registry.register("MergeSummary", registry.HOST, numpy=_merge_kernel)
+registry.register("ScalarSummary", registry.HOST, numpy=_scalar_kernel, attrs={"T": "type"})
+registry.register("HistogramSummary", registry.HOST, numpy=_histogram_kernel, attrs={"T": "type"})
+registry.register("MergeSummary", registry.HOST, numpy=_merge_kernel, attrs={"N": "int"})
 registry.NotDifferentiable("ScalarSummary")
 registry.NotDifferentiable("HistogramSummary")
 registry.NotDifferentiable("MergeSummary")
