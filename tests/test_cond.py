@@ -166,3 +166,28 @@ def test_case_and_smart_cond():
     assert smart_cond(tf.constant(False), lambda: x, lambda: x).op.type != "Merge"
     assert not any(op.type == "Merge" for op in tf.get_default_graph().get_operations()[before:])
     assert smart_cond(tf.equal(k, 1), lambda: x, lambda: -x).op.type == "Merge"
+
+
+def test_meta_graph_keeps_the_contexts_and_rejects_broken_ones(tmp_path):
+    p = tf.placeholder(tf.bool, [], name="p")
+    x = tf.placeholder(tf.float32, [2], name="x")
+    counter = tf.Variable(0.0, name="counter")
+
+    def counting():
+        with tf.control_dependencies([tf.assign_add(counter, 1.0)]):
+            return x + 1.0
+
+    r = tf.cond(p, counting, lambda: x * 3.0)
+    doc = tf.train.export_meta_graph(str(tmp_path / "g.meta"))
+    with tf.Graph().as_default():
+        tf.train.import_meta_graph(str(tmp_path / "g.meta"))
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            np.testing.assert_array_equal(sess.run(r.name, {"p:0": False, "x:0": [1.0, 2.0]}), [3.0, 6.0])
+            assert sess.run("counter:0") == 0.0  # the imported untaken branch did not run either
+    broken = dict(doc, cond_contexts=dict(doc["cond_contexts"], contexts=[dict(c, outer=7) for c in
+                                                                       doc["cond_contexts"]["contexts"]]))
+    with tf.Graph().as_default():
+        with pytest.raises(tf.errors.DataLossError, match="cond_contexts"):
+            tf.train.import_meta_graph(broken)
+        assert tf.get_default_graph().get_operations() == []
