@@ -22,7 +22,8 @@ from pathlib import Path
 from .. import config, errors
 
 ABI_VERSION = 1
-BASE_FLAGS = ["-std=c++17", "-O3", "-march=native", "-fno-trapping-math", "-fno-math-errno", "-fPIC",
+# -fwrapv: signed integer overflow wraps, as in numpy and TF, instead of being undefined behaviour
+BASE_FLAGS = ["-std=c++17", "-O3", "-march=native", "-fno-trapping-math", "-fno-math-errno", "-fwrapv", "-fPIC",
               "-shared", "-fvisibility=hidden", "-Wno-unused-function", "-Wno-unused-variable"]
 
 stats = {"compiles": 0, "disk_hits": 0, "memory_hits": 0}
