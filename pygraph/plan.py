@@ -156,6 +156,10 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True):
 
     global _threads_set
     if not _threads_set:
+        if config.sanitizers():
+            from .sanitize import check_process
+
+            check_process()
         _runtime.set_num_threads(config.num_threads())
         _threads_set = True
     fed = {t: i for i, t in enumerate(feeds)}
