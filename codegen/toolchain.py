@@ -26,7 +26,8 @@ ABI_VERSION = 1
 # 2: modules are loaded and checked before they are published (entries older versions published unchecked
 # are not trusted); index entries name their request key and module digest.
 CACHE_FORMAT = 2
-BASE_FLAGS = ["-std=c++17", "-O3", "-march=native", "-fno-trapping-math", "-fno-math-errno", "-fPIC",
+# -fwrapv: signed integer overflow wraps, as in numpy and TF, instead of being undefined behaviour
+BASE_FLAGS = ["-std=c++17", "-O3", "-march=native", "-fno-trapping-math", "-fno-math-errno", "-fwrapv", "-fPIC",
               "-shared", "-fvisibility=hidden", "-Wno-unused-function", "-Wno-unused-variable"]
 
 stats = {"compiles": 0, "disk_hits": 0, "memory_hits": 0}
