@@ -3,10 +3,22 @@ fusion and gradients come from those ops."""
 
 from __future__ import annotations
 
+from .nn_impl import (  # noqa: F401
+    batch_normalization,
+    dropout,
+    embedding_lookup,
+    in_top_k,
+    l2_normalize,
+    moments,
+    sigmoid_cross_entropy_with_logits,
+    weighted_cross_entropy_with_logits,
+)
 from .ops.array import stop_gradient
 from .ops.core import convert_to_tensor, op_scope
 from .ops.math import exp, log, negative, relu, sigmoid, softplus, subtract, tanh, truediv  # noqa: F401
+from .ops.nn_ops import bias_add, elu, leaky_relu, relu6, selu, softsign  # noqa: F401
 from .ops.reduce import reduce_max, reduce_sum
+from .ops.reduce_more import l2_loss  # noqa: F401
 from .ops.slicing import one_hot
 
 
