@@ -30,6 +30,7 @@ from . import (  # noqa: E402
     dtypes,
     errors,
     initializers,  # noqa: E402
+    layers,  # noqa: E402
     losses,  # noqa: E402
     nn,  # noqa: E402
     summary,  # noqa: E402
