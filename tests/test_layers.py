@@ -64,6 +64,14 @@ def test_dense_reuse_shares_variables():
         tf.layers.dense(x, 2, name="shared")
     with pytest.raises(ValueError, match="does not exist"):
         tf.layers.dense(x, 2, name="missing", reuse=True)
+    seq = tf.placeholder(tf.float64, (None, 4, 3))
+    e = tf.layers.dense(seq, 2, name="shared", reuse=True)  # rank 3: applied to the last axis
+    assert e.shape.as_list() == [None, 4, 2]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        seqs = RNG.normal(size=(2, 4, 3))
+        ve, va2 = sess.run([e, a], {seq: seqs, x: seqs[1]})
+    np.testing.assert_allclose(ve[1], va2, rtol=1e-12)
     with pytest.raises(ValueError, match="should be defined"):
         tf.layers.dense(tf.placeholder(tf.float32, (None, None)), 2)
 

@@ -115,6 +115,23 @@ def test_in_top_k_ties_nonfinite_and_range():
     assert ops[0].op.name == "in_top_k"
 
 
+def test_labels_of_unknown_rank_take_their_shape_from_the_logits():
+    logits = tf.placeholder(tf.float32, (None, 4))
+    labels = tf.placeholder(tf.int64, shape=(None))  # the book's style: shape None, rank unknown
+    loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    x = RNG.normal(size=(3, 4)).astype(np.float32)
+    with tf.Session() as sess:
+        got = sess.run(loss, {logits: x, labels: [3, 0, 1]})
+    want = -np_log_softmax(x)[np.arange(3), [3, 0, 1]]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert loss.shape.as_list() == [None]
+
+
+def np_log_softmax(x):
+    x = x.astype(np.float64)
+    return x - x.max(-1, keepdims=True) - np.log(np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True))
+
+
 def test_sigmoid_cross_entropies_match_numpy_and_are_stable():
     x = np.concatenate([RNG.normal(size=8) * 3, [800.0, -800.0]])
     z = RNG.uniform(0, 1, 10)

@@ -39,10 +39,8 @@ def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None
     with _layer_scope(name, "dense", reuse):
         x = convert_to_tensor(inputs, name="inputs")
         rank = x.shape.ndims
-        if rank is not None and rank != 2:
-            raise NotImplementedError(f"tf.layers.dense on rank-{rank} inputs is not supported yet (pygraph's "
-                                      "dense takes [batch, features]; reshape or flatten first)")
-        input_dim = None if rank is None else x.shape.as_tuple()[-1]
+        dims = x.shape.as_tuple()
+        input_dim = None if rank is None else dims[-1]
         if input_dim is None:
             raise ValueError("The last dimension of the inputs to `Dense` should be defined. Found `None`.")
         if not x.dtype.is_floating:
@@ -50,7 +48,14 @@ def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None
         units = int(units)
         kernel = get_variable("kernel", [input_dim, units], dtype=x.dtype, initializer=kernel_initializer,
                               regularizer=kernel_regularizer, trainable=trainable, constraint=kernel_constraint)
-        outputs = matmul(x, kernel)
+        if rank == 2:
+            outputs = matmul(x, kernel)
+        else:  # TF's tensordot over the last axis: a matmul of the rows, reshaped back
+            if rank is None or any(d is None for d in dims[1:-1]):
+                raise NotImplementedError(f"tf.layers.dense on inputs of shape {x.shape}: pygraph needs every "
+                                          "dimension but the first to be known when the rank is not 2")
+            rows = matmul(reshape(x, [-1, input_dim]), kernel)
+            outputs = reshape(rows, [-1 if dims[0] is None else dims[0], *dims[1:-1], units])
         if use_bias:
             bias_init = zeros_initializer() if bias_initializer is None else bias_initializer
             bias = get_variable("bias", [units], dtype=x.dtype, initializer=bias_init,
