@@ -23,6 +23,7 @@ from .ops.math import (
     minimum,
     multiply,
     ones_like,
+    relu,
     squared_difference,
     subtract,
     truediv,
@@ -163,6 +164,34 @@ def huber_loss(labels, predictions, weights=1.0, delta=1.0, scope=None, loss_col
         linear = subtract(abs_error, quadratic)  # not maximum(|x| - delta, 0): no double slope at |x| = delta
         losses = add(multiply(constant(0.5, quadratic.dtype), multiply(quadratic, quadratic)),
                      multiply(delta, linear))
+        return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
+
+
+def hinge_loss(labels, logits, weights=1.0, scope=None, loss_collection=GraphKeys.LOSSES,
+               reduction=Reduction.SUM_BY_NONZERO_WEIGHTS):
+    """max(0, 1 - (2 * labels - 1) * logits) for labels in {0, 1}, weighted and reduced."""
+    _pair(labels, logits, ("labels", "logits"))
+    with op_scope(scope, "hinge_loss", [logits, labels, weights]) as scope:
+        labels, logits = _floats(labels, logits)
+        all_ones = ones_like(labels)
+        labels = subtract(2 * labels, all_ones)
+        losses = relu(subtract(all_ones, multiply(labels, logits)))
+        return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
+
+
+def cosine_distance(labels, predictions, axis=None, weights=1.0, scope=None, loss_collection=GraphKeys.LOSSES,
+                    reduction=Reduction.SUM_BY_NONZERO_WEIGHTS, dim=None):
+    """1 - sum(labels * predictions, axis) (both assumed unit-normalized), weighted and reduced."""
+    if dim is not None:
+        if axis is not None:
+            raise ValueError("Cannot specify both 'axis' and 'dim'")
+        axis = dim
+    if axis is None:
+        raise ValueError("You must specify 'axis'.")
+    _pair(labels, predictions)
+    with op_scope(scope, "cosine_distance_loss", [predictions, labels, weights]) as scope:
+        labels, predictions = _floats(labels, predictions)
+        losses = 1 - reduce_sum(multiply(predictions, labels), axis=(axis,), keepdims=True)
         return compute_weighted_loss(losses, weights, scope, loss_collection, reduction=reduction)
 
 

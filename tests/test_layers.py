@@ -121,6 +121,31 @@ def test_small_mlp_trains():
     assert lr_now == pytest.approx(0.05 * 0.5 ** 1.5, rel=1e-5)
 
 
+def test_chapter_11_gradient_clipping_and_max_norm():
+    tf.set_random_seed(1)
+    x, y = tf.placeholder(tf.float32, (None, 4)), tf.placeholder(tf.int64, shape=(None))
+    hidden = tf.layers.dense(x, 8, activation=tf.nn.elu, kernel_initializer=tf.variance_scaling_initializer(),
+                             name="hidden1")
+    logits = tf.layers.dense(hidden, 3, name="outputs")
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+    optimizer = tf.train.GradientDescentOptimizer(0.5)
+    capped = [(tf.clip_by_value(g, -0.01, 0.01), v) for g, v in optimizer.compute_gradients(loss)]
+    train = optimizer.apply_gradients(capped)
+    weights = tf.get_default_graph().get_tensor_by_name("hidden1/kernel:0")
+    clip_weights = tf.assign(weights, tf.clip_by_norm(weights, clip_norm=0.1, axes=1))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        before = sess.run(weights)
+        sess.run(train, {x: RNG.normal(size=(5, 4)), y: [0, 1, 2, 0, 1]})
+        after = sess.run(weights)
+        sess.run(clip_weights)
+        norms = np.linalg.norm(sess.run(weights), axis=1)
+    step = np.abs(after - before)
+    assert step.max() == pytest.approx(0.005, rel=1e-5)  # learning rate x the clipped gradient
+    assert (step <= 0.005 * (1 + 1e-5)).all()
+    np.testing.assert_allclose(norms, np.minimum(np.linalg.norm(after, axis=1), 0.1), rtol=1e-5)
+
+
 def test_learning_rate_schedules_match_tf1_formulas():
     step = tf.placeholder(tf.int64, ())
     lr = 0.1

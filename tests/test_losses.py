@@ -42,6 +42,8 @@ def test_every_loss_and_reduction_matches_numpy():
                   np.where(np.abs(err) <= 0.3, 0.5 * err ** 2, 0.5 * 0.09 + 0.3 * (np.abs(err) - 0.3))),
         "log": (lambda **kw: tf.losses.log_loss(labels, probs, **kw),
                 -labels * np.log(probs + eps) - (1 - labels) * np.log(1 - probs + eps)),
+        "hinge": (lambda **kw: tf.losses.hinge_loss(np.round(labels), preds, **kw),
+                  np.maximum(0, 1 - (2 * np.round(labels) - 1) * preds)),
         "sigmoid": (lambda **kw: tf.losses.sigmoid_cross_entropy(labels, preds, **kw),
                     -labels * np.log(sig) - (1 - labels) * np.log(1 - sig)),
     }
@@ -51,6 +53,8 @@ def test_every_loss_and_reduction_matches_numpy():
         "sparse": (lambda **kw: tf.losses.sparse_softmax_cross_entropy(classes, preds, **kw),
                    -np_log_softmax(preds.astype(np.float64))[np.arange(6), classes]),
     }
+    unit_l, unit_p = (a / np.linalg.norm(a, axis=1, keepdims=True) for a in (labels, preds))
+    unit_l, unit_p = (a / np.linalg.norm(a, axis=1, keepdims=True) for a in (labels, preds))
     w_elem = RNG.uniform(0, 2, (6, 3)).astype(np.float32)
     w_elem[0, 1] = w_elem[4, :] = 0.0
     w_row = np.array([[1.0], [0.0], [2.0], [0.5], [0.0], [3.0]], np.float32)
@@ -67,6 +71,10 @@ def test_every_loss_and_reduction_matches_numpy():
     for name, (build, want) in rowwise.items():
         cases += [(f"{name}-none", build(reduction=R.NONE), want),
                   (f"{name}-default", build(weights=w_vec), np_reduce(want, w_vec, R.SUM_BY_NONZERO_WEIGHTS))]
+    cosine = 1 - np.sum(unit_l * unit_p, axis=1, keepdims=True)  # per row, the reduced axis kept
+    cases += [("cosine-none", tf.losses.cosine_distance(unit_l, unit_p, axis=1, reduction=R.NONE), cosine),
+              ("cosine-default", tf.losses.cosine_distance(unit_l, unit_p, axis=1, weights=w_row),
+               np_reduce(cosine, w_row, R.SUM_BY_NONZERO_WEIGHTS))]
     with tf.Session() as sess:
         got = sess.run([t for _, t, _ in cases])
     for (label, _, want), value in zip(cases, got):
