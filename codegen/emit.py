@@ -101,9 +101,10 @@ ELEMENTWISE = {
     "Tanh": _fn("pg_tanh"),
     "Softplus": _fn("pg_softplus"),
     # activations and math of tf.nn (pygraph/ops/nn_ops.py); attrs go into C++ through literal()
-    "Elu": lambda a, t, n: f"({a[0]} > 0 ? {a[0]} : pg_expm1({a[0]}))",
-    "Selu": lambda a, t, n: (f"({a[0]} > 0 ? {literal(SELU_SCALE, n.dtypes[0])} * {a[0]} : "
-                             f"{literal(SELU_SCALE * SELU_ALPHA, n.dtypes[0])} * pg_expm1({a[0]}))"),
+    # Elu and Selu as TF's kernels write them (exp(x) - 1, not expm1), so the values match TF's
+    "Elu": lambda a, t, n: f"({a[0]} < 0 ? pg_exp({a[0]}) - ({t})1 : {a[0]})",
+    "Selu": lambda a, t, n: (f"({a[0]} < 0 ? {literal(SELU_SCALE_ALPHA, n.dtypes[0])} * (pg_exp({a[0]}) - ({t})1) : "
+                             f"{literal(SELU_SCALE, n.dtypes[0])} * {a[0]})"),
     "LeakyRelu": lambda a, t, n: f"({a[0]} > 0 ? {a[0]} : {literal(n.attrs['alpha'], n.dtypes[0])} * {a[0]})",
     "Softsign": lambda a, t, n: f"({a[0]} / (({t})1 + pg_abs({a[0]})))",
     "Relu6": lambda a, t, n: f"pg_min(pg_max({a[0]}, ({t})0), ({t})6)",
@@ -137,7 +138,7 @@ ELEMENTWISE = {
 }
 
 SELU_SCALE = 1.0507009873554804934193349852946  # TF's constants (Klambauer et al., 2017)
-SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE_ALPHA = 1.7580993408473768599402175208123  # scale * alpha, as TF's kernel spells it
 # Ops whose integer form may set the loop's error flag `e` (see ERROR_FLAGS).
 INT_ERROR_OPS = ("FloorDiv", "FloorMod", "Pow", "TruncateDiv", "TruncateMod")
 

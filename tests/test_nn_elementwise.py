@@ -12,6 +12,7 @@ from pygraph import errors
 
 SCALE, ALPHA = 1.0507009873554804934193349852946, 1.6732632423543772848170429916717
 RNG = np.random.default_rng(7)
+F32 = lambda v: float(np.float32(v))  # noqa: E731
 
 
 def np_erf(a):
@@ -22,8 +23,10 @@ def np_erf(a):
 FLOAT_OPS = {
     "elu": (lambda x, u, y: tf.nn.elu(x), lambda x, u, y: np.where(x > 0, x, np.expm1(x))),
     "selu": (lambda x, u, y: tf.nn.selu(x), lambda x, u, y: SCALE * np.where(x > 0, x, ALPHA * np.expm1(x))),
-    "leaky_relu": (lambda x, u, y: tf.nn.leaky_relu(x), lambda x, u, y: np.where(x > 0, x, 0.2 * x)),
-    "leaky_relu_alpha": (lambda x, u, y: tf.nn.leaky_relu(x, alpha=0.01), lambda x, u, y: np.where(x > 0, x, 0.01 * x)),
+    # alpha is a 32-bit float attr in TF: float64 inputs are scaled by float32(alpha) too
+    "leaky_relu": (lambda x, u, y: tf.nn.leaky_relu(x), lambda x, u, y: np.where(x > 0, x, F32(0.2) * x)),
+    "leaky_relu_alpha": (lambda x, u, y: tf.nn.leaky_relu(x, alpha=0.01),
+                         lambda x, u, y: np.where(x > 0, x, F32(0.01) * x)),
     "softsign": (lambda x, u, y: tf.nn.softsign(x), lambda x, u, y: x / (1 + np.abs(x))),
     "relu6": (lambda x, u, y: tf.nn.relu6(x * 4), lambda x, u, y: np.clip(x * 4, 0, 6)),
     "softplus": (lambda x, u, y: tf.nn.softplus(x), lambda x, u, y: np.log1p(np.exp(x))),
@@ -77,7 +80,7 @@ def test_nan_inf_and_predicates():
     np.testing.assert_array_equal(finite, np.isfinite(v))
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(elu, np.where(v > 0, v, np.expm1(v)))
-        np.testing.assert_array_equal(leaky, np.where(v > 0, v, 0.2 * v))
+        np.testing.assert_array_equal(leaky, np.where(v > 0, v, np.float32(0.2) * v))
     np.testing.assert_array_equal(relu6, [np.nan, 6, 0, 0, 0, 3])
     np.testing.assert_array_equal(clipped, [np.nan, 1, -1, -1, 0, 1])
 

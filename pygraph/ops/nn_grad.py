@@ -26,7 +26,7 @@ def _elu_grad(op, grad):
 def _selu_grad(op, grad):
     y = op.outputs[0]  # SeluGrad: (y < 0) ? grad * (y + scale * alpha) : grad * scale
     scale = _c(nn_ops.SELU_SCALE, y)
-    return [where(less(y, _c(0, y)), grad * (y + _c(nn_ops.SELU_SCALE * nn_ops.SELU_ALPHA, y)), grad * scale)]
+    return [where(less(y, _c(0, y)), grad * (y + _c(nn_ops.SELU_SCALE_ALPHA, y)), grad * scale)]
 
 
 @RegisterGradient("LeakyRelu")

@@ -17,7 +17,7 @@ from .core import convert_to_tensor, fmt_shape, make_op, op_scope
 
 F, INTS, NUM = math.F, math.INTS, math.NUM
 SELU_SCALE = 1.0507009873554804934193349852946
-SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE_ALPHA = 1.7580993408473768599402175208123  # the product, as TF's kernels write it
 
 
 def _np_erf(a):
@@ -40,8 +40,8 @@ def _same(fn):
 
 
 UNARY = {
-    "Elu": (F, _same(lambda a: np.where(a > 0, a, np.expm1(np.minimum(a, 0))))),
-    "Selu": (F, _same(lambda a: SELU_SCALE * np.where(a > 0, a, SELU_ALPHA * np.expm1(np.minimum(a, 0))))),
+    "Elu": (F, _same(lambda a: np.where(a < 0, np.exp(np.minimum(a, 0)) - 1, a))),
+    "Selu": (F, _same(lambda a: np.where(a < 0, SELU_SCALE_ALPHA * (np.exp(np.minimum(a, 0)) - 1), SELU_SCALE * a))),
     "Softsign": (F, _same(lambda a: a / (1 + np.abs(a)))),
     "Relu6": (NUM, _same(lambda a: np.minimum(np.maximum(a, 0), 6))),
     "Sin": (F, np.sin), "Cos": (F, np.cos), "Tan": (F, np.tan),
@@ -104,8 +104,8 @@ def leaky_relu(features, alpha=0.2, name=None):
         if x.dtype not in F:
             raise TypeError(f"Value passed to parameter 'features' has DataType {x.dtype.name} not in list of "
                             "allowed values: float32, float64 (op LeakyRelu)")
-        try:
-            alpha = float(np.asarray(alpha).item())
+        try:  # a float attr: 32 bits in TF, so float64 inputs see float32(alpha) too
+            alpha = float(np.float32(np.asarray(alpha).item()))
         except (TypeError, ValueError):
             raise TypeError(f"leaky_relu: alpha must be a Python number (it is an attribute of the op), got "
                             f"{alpha!r}") from None
