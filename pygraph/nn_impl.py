@@ -116,8 +116,16 @@ def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
         return add(relu_logits - logits * labels, log1p(exp(neg_abs_logits)), name=scope)
 
 
-def weighted_cross_entropy_with_logits(targets, logits, pos_weight, name=None):
-    """The logistic loss with the positive term weighted by pos_weight."""
+def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None, name=None, targets=None):
+    """The logistic loss with the positive term weighted by pos_weight (`targets` is TF1's older name for
+    `labels`; positionally the two are the same argument)."""
+    if targets is not None:
+        if labels is not None:
+            raise ValueError("Cannot specify both 'labels' and 'targets'.")
+        labels = targets
+    if labels is None or logits is None or pos_weight is None:
+        raise ValueError("weighted_cross_entropy_with_logits needs labels, logits and pos_weight")
+    targets = labels
     with op_scope(name, "logistic_loss", [logits, targets]) as scope:
         logits = convert_to_tensor(logits, name="logits")
         targets = convert_to_tensor(targets, dtype=logits.dtype, name="targets")

@@ -138,6 +138,8 @@ def test_sigmoid_cross_entropies_match_numpy_and_are_stable():
     with tf.Session() as sess:
         s, w = sess.run([tf.nn.sigmoid_cross_entropy_with_logits(labels=z, logits=x),
                          tf.nn.weighted_cross_entropy_with_logits(targets=z, logits=x, pos_weight=3.0)])
+        w2 = sess.run(tf.nn.weighted_cross_entropy_with_logits(labels=z, logits=x, pos_weight=3.0))
+    np.testing.assert_array_equal(w2, w)
     sig = 1 / (1 + np.exp(-x[:8]))
     np.testing.assert_allclose(s[:8], -z[:8] * np.log(sig) - (1 - z[:8]) * np.log(1 - sig), rtol=1e-10)
     np.testing.assert_allclose(w[:8], -3 * z[:8] * np.log(sig) - (1 - z[:8]) * np.log(1 - sig), rtol=1e-10)
