@@ -12,7 +12,7 @@ import math as _pymath
 import numpy as np
 
 from .. import dtypes
-from . import math, registry
+from . import attr_checks, math, registry
 from .core import convert_to_tensor, fmt_shape, make_op, op_scope
 
 F, INTS, NUM = math.F, math.INTS, math.NUM
@@ -58,14 +58,16 @@ PREDICATES = {"IsNan": np.isnan, "IsInf": np.isinf, "IsFinite": np.isfinite}
 
 for _t, (_allowed, _fn) in UNARY.items():
     math.UNARY[_t] = (_allowed, _fn)
-    registry.register(_t, registry.ELEMENTWISE, numpy=_fn)
+    registry.register(_t, registry.ELEMENTWISE, numpy=_fn, attrs={}, check=attr_checks.allowed_dtypes(_allowed))
 for _t, (_allowed, _b, _fn) in BINARY.items():
     math.BINARY[_t] = (_allowed, _b, _fn)
-    registry.register(_t, registry.ELEMENTWISE, numpy=_fn)
+    registry.register(_t, registry.ELEMENTWISE, numpy=_fn, attrs={}, check=attr_checks.allowed_dtypes(_allowed))
 for _t, _fn in PREDICATES.items():
-    registry.register(_t, registry.ELEMENTWISE, numpy=_fn)
+    registry.register(_t, registry.ELEMENTWISE, numpy=_fn, attrs={"T": "type"}, check=attr_checks.allowed_dtypes(F))
 registry.register("LeakyRelu", registry.ELEMENTWISE,
-                  numpy=lambda a, op: np.where(a > 0, a, a * op.attrs["alpha"]).astype(a.dtype))
+                  numpy=lambda a, op: np.where(a > 0, a, a * op.attrs["alpha"]).astype(a.dtype),
+                  attrs={"alpha": "float", "T": "type"}, check=attr_checks.allowed_dtypes(F))
+attr_checks.ARITY.update({t: 1 for t in (*UNARY, *PREDICATES, "LeakyRelu")}, **{t: 2 for t in BINARY})
 
 
 def _unary(op_type, default):
