@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SOURCES := pyproject.toml CMakeLists.txt $(wildcard runtime/src/*) $(wildcard runtime/include/pygraph/*)
 
-.PHONY: demo test bench bench-peers lint clean wheel
+.PHONY: demo test test-sanitize bench bench-peers lint clean wheel
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,26 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest tests
+
+# make test-sanitize: the runtime and every generated kernel built with AddressSanitizer and UBSan (own venv
+# and build dir, so `make test` is untouched), the op and thread tests run under them (pygraph.sanitize preloads
+# libasan). SANITIZE_TESTS picks other tests.
+ASAN_VENV := .venv-asan
+ASAN_PY := $(ASAN_VENV)/bin/python
+SANITIZE := address,undefined
+SANITIZE_TESTS ?= tests/test_elementwise.py tests/test_ops_array.py tests/test_ops_linalg.py tests/test_ops_random.py \
+	tests/test_ops_reduce.py tests/test_nn.py tests/test_threads.py
+
+$(ASAN_VENV)/.installed: $(SOURCES)
+	test -x $(ASAN_PY) || $(PYTHON) -m venv $(ASAN_VENV)
+	$(ASAN_PY) -m pip install -q --upgrade pip scikit-build-core pybind11 cmake ninja
+	$(ASAN_PY) -m pip install -q --no-build-isolation -e '.[test]' -C build-dir=build/asan-{wheel_tag} \
+		-C cmake.build-type=RelWithDebInfo -C "cmake.define.CMAKE_CXX_FLAGS=-fsanitize=$(SANITIZE) -fno-omit-frame-pointer"
+	touch $@
+
+# The launcher runs from .venv: importing the sanitized runtime before libasan is preloaded would abort.
+test-sanitize: $(STAMP) $(ASAN_VENV)/.installed
+	PYGRAPH_SANITIZE=$(SANITIZE) $(PY) -m pygraph.sanitize $(ASAN_PY) -m pytest --capture=sys $(SANITIZE_TESTS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check pygraph codegen tests benchmarks examples
@@ -44,4 +64,4 @@ bench-peers:
 	.venv-peers/bin/python -m pip install -q -r benchmarks/requirements-peers.txt
 
 clean:
-	rm -rf $(VENV) build dist
+	rm -rf $(VENV) $(ASAN_VENV) build dist

@@ -94,6 +94,28 @@ ELEMENTWISE = {
     "Sigmoid": _fn("pg_sigmoid"),
     "Tanh": _fn("pg_tanh"),
     "Softplus": _fn("pg_softplus"),
+    # activations and math of tf.nn (pygraph/ops/nn_ops.py); attrs go into C++ through literal()
+    # Elu and Selu as TF's kernels write them (exp(x) - 1, not expm1), so the values match TF's
+    "Elu": lambda a, t, n: f"({a[0]} < 0 ? pg_exp({a[0]}) - ({t})1 : {a[0]})",
+    "Selu": lambda a, t, n: (f"({a[0]} < 0 ? {literal(SELU_SCALE_ALPHA, n.dtypes[0])} * (pg_exp({a[0]}) - ({t})1) : "
+                             f"{literal(SELU_SCALE, n.dtypes[0])} * {a[0]})"),
+    "LeakyRelu": lambda a, t, n: f"({a[0]} > 0 ? {a[0]} : {literal(n.attrs['alpha'], n.dtypes[0])} * {a[0]})",
+    "Softsign": lambda a, t, n: f"({a[0]} / (({t})1 + pg_abs({a[0]})))",
+    "Relu6": lambda a, t, n: f"pg_min(pg_max({a[0]}, ({t})0), ({t})6)",
+    "Sin": _fn("pg_sin"),
+    "Cos": _fn("pg_cos"),
+    "Tan": _fn("pg_tan"),
+    "Asin": _fn("pg_asin"),
+    "Acos": _fn("pg_acos"),
+    "Atan": _fn("pg_atan"),
+    "Atan2": _fn("pg_atan2"),
+    "Erf": _fn("pg_erf"),
+    "TruncateDiv": lambda a, t, n: f"pg_itruncdiv({a[0]}, {a[1]}, e)",
+    "TruncateMod": lambda a, t, n: f"pg_fmod({a[0]}, {a[1]})" if _is_float(t) else f"pg_itruncmod({a[0]}, {a[1]}, e)",
+    "IsNan": lambda a, t, n: f"({a[0]} != {a[0]})",
+    "IsInf": lambda a, t, n: f"({a[0]} == {a[0]} && {a[0]} - {a[0]} != {a[0]} - {a[0]})",
+    "IsFinite": lambda a, t, n: f"({a[0]} - {a[0]} == 0)",
+    "BiasAdd": _op("+"),
     "Identity": lambda a, t, n: a[0],
     "PlaceholderWithDefault": lambda a, t, n: a[0],
     "StopGradient": lambda a, t, n: a[0],
@@ -108,6 +130,11 @@ ELEMENTWISE = {
     "AssignAdd": lambda a, t, n: f"({a[0]} + {a[1]})",
     "AssignSub": lambda a, t, n: f"({a[0]} - {a[1]})",
 }
+
+SELU_SCALE = 1.0507009873554804934193349852946  # TF's constants (Klambauer et al., 2017)
+SELU_SCALE_ALPHA = 1.7580993408473768599402175208123  # scale * alpha, as TF's kernel spells it
+# Ops whose integer form may set the loop's error flag `e` (see ERROR_FLAGS).
+INT_ERROR_OPS = ("FloorDiv", "FloorMod", "Pow", "TruncateDiv", "TruncateMod")
 
 # Ops that write their result into input 0's buffer (a variable) instead of a buffer of their own.
 WRITES_INPUT0 = {"Assign", "AssignAdd", "AssignSub"}

@@ -138,4 +138,4 @@ def fuse_into_reductions(lw, kernels):
 
 
 def _sets_error_flag(node):
-    return node.op in ("FloorDiv", "FloorMod", "Pow") and emit.CXX[node.dtypes[0]] not in emit.FLOATS
+    return node.op in emit.INT_ERROR_OPS and emit.CXX[node.dtypes[0]] not in emit.FLOATS

@@ -149,7 +149,7 @@ def elementwise(lw, kernel, k):
     if not flat:  # symbols that differ at compile time are often equal at run time: keep a flat loop too
         helper += "\n" + body(f"k{k}_flat", True, False)
 
-    err_node = next((i for i in kernel.nodes if nodes[i].op in ("FloorDiv", "FloorMod", "Pow")
+    err_node = next((i for i in kernel.nodes if nodes[i].op in emit.INT_ERROR_OPS
                      and emit.CXX[nodes[i].dtypes[0]] not in emit.FLOATS), None)
     call = [f"K{k} c;"]
     call += [f"c.{p.name} = {p.name};" for p in ptrs]

@@ -30,6 +30,8 @@ from . import (  # noqa: E402
     dtypes,
     errors,
     initializers,  # noqa: E402
+    layers,  # noqa: E402
+    losses,  # noqa: E402
     nn,  # noqa: E402
     summary,  # noqa: E402
     train,  # noqa: E402
@@ -83,6 +85,7 @@ from .ops.array import (  # noqa: E402
     unstack,
     zeros,
 )
+from .ops.clip import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm  # noqa: E402
 from .ops.control_flow import case, cond  # noqa: E402
 from .ops.core import constant, convert_to_tensor  # noqa: E402
 from .ops.linalg import matmul, matrix_inverse, transpose  # noqa: E402
@@ -139,6 +142,21 @@ from .ops.math import (  # noqa: E402
     where,
     zeros_like,
 )
+from .ops.nn_ops import (  # noqa: E402
+    acos,
+    asin,
+    atan,
+    atan2,
+    cos,
+    erf,
+    is_finite,
+    is_inf,
+    is_nan,
+    sin,
+    tan,
+    truncatediv,
+    truncatemod,
+)
 from .ops.random import (  # noqa: E402
     random_normal,
     random_shuffle,
@@ -147,6 +165,7 @@ from .ops.random import (  # noqa: E402
     truncated_normal,
 )
 from .ops.reduce import argmax, argmin, reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum  # noqa: E402
+from .ops.reduce_more import count_nonzero, reduce_all, reduce_any, reduce_logsumexp  # noqa: E402
 from .ops.registry import NoGradient, NotDifferentiable, RegisterGradient  # noqa: E402
 from .ops.state import (  # noqa: E402
     Variable,

@@ -6,6 +6,8 @@ PYGRAPH_DEBUG        0 quiet; 1 kernels per compiled program; 2 + generated sour
 PYGRAPH_CXX          C++ compiler (default $CXX, else c++)
 PYGRAPH_CXXFLAGS     extra flags appended to the compile command
 PYGRAPH_NUM_THREADS  threads for parallel loops (default: all cores)
+PYGRAPH_SANITIZE     build generated kernels with sanitizers: "address", "undefined" or "address,undefined";
+                     run under `python -m pygraph.sanitize` (it preloads the sanitizer runtime)
 
 Read by the repository's demo, tests and benchmarks (not by the library itself):
 PYGRAPH_HOUSING_DIR  folder holding california_housing.csv.gz (default: data/california_housing in the checkout)
@@ -52,7 +54,29 @@ def compiler():
 
 
 def extra_cxxflags():
-    return os.environ.get("PYGRAPH_CXXFLAGS", "").split()
+    """Flags appended to every kernel compile (they are part of the cache keys)."""
+    return os.environ.get("PYGRAPH_CXXFLAGS", "").split() + sanitizer_cxxflags()
+
+
+SANITIZERS = ("address", "undefined")
+
+
+def sanitizers():
+    """The sanitizers named in PYGRAPH_SANITIZE, in a canonical order (so the cache key is stable)."""
+    value = os.environ.get("PYGRAPH_SANITIZE", "")
+    names = {n.strip() for n in value.split(",") if n.strip()}
+    unknown = sorted(names - set(SANITIZERS))
+    if unknown:
+        raise ValueError(f"PYGRAPH_SANITIZE={value!r} names unknown sanitizer(s) {', '.join(unknown)}: use "
+                         "'address', 'undefined' or 'address,undefined'.")
+    return [n for n in SANITIZERS if n in names]
+
+
+def sanitizer_cxxflags():
+    names = sanitizers()
+    if not names:
+        return []
+    return [f"-fsanitize={','.join(names)}", "-fno-omit-frame-pointer", "-g"]
 
 
 def num_threads():

@@ -3,10 +3,23 @@ fusion and gradients come from those ops."""
 
 from __future__ import annotations
 
+from .nn_impl import (  # noqa: F401
+    batch_normalization,
+    dropout,
+    embedding_lookup,
+    in_top_k,
+    l2_normalize,
+    moments,
+    sigmoid_cross_entropy_with_logits,
+    weighted_cross_entropy_with_logits,
+)
 from .ops.array import stop_gradient
 from .ops.core import convert_to_tensor, op_scope
+from .ops.layout import reshape
 from .ops.math import exp, log, negative, relu, sigmoid, softplus, subtract, tanh, truediv  # noqa: F401
+from .ops.nn_ops import bias_add, elu, leaky_relu, relu6, selu, softsign  # noqa: F401
 from .ops.reduce import reduce_max, reduce_sum
+from .ops.reduce_more import l2_loss  # noqa: F401
 from .ops.slicing import one_hot
 
 
@@ -59,6 +72,10 @@ def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits
         if logits.shape.ndims is None or logits.shape.as_tuple()[-1] is None:
             raise ValueError(f"sparse_softmax_cross_entropy_with_logits needs the number of classes (the last "
                              f"dimension of logits) to be known; logits have shape {logits.shape}")
+        lead = logits.shape.as_tuple()[:-1]
+        if labels.shape.ndims is None and sum(d is None for d in lead) <= 1:
+            # labels of unknown rank (the book's placeholder(tf.int64, shape=(None))): logits fix their shape
+            labels = reshape(labels, [-1 if d is None else d for d in lead])
         if labels.shape.ndims is not None and logits.shape.ndims != labels.shape.ndims + 1:
             raise ValueError(f"Rank mismatch: Rank of labels (received {labels.shape.ndims}) should equal rank of "
                              f"logits minus 1 (received {logits.shape.ndims}).")

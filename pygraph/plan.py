@@ -15,6 +15,7 @@ from .ops.core import as_bytes_array, fmt_shape
 _C_NAMES = {"float32": "float", "float64": "double", "int32": "int32", "int64": "int64", "bool": "bool",
             "string": "string"}
 _threads_set = False
+_ASSIGNS = ("Assign", "AssignAdd", "AssignSub")
 
 
 def prune(fetch_tensors, targets, fed):
@@ -34,7 +35,7 @@ def prune(fetch_tensors, targets, fed):
 def _codegen_attrs(op):
     out = {}
     for k, v in op.attrs.items():
-        if k == "value":
+        if k in ("value", "use_locking"):  # use_locking is the runtime's (Kernel.set_locks), not the code's
             continue
         out[k] = v.name if isinstance(v, DType) else v
     return out
@@ -155,6 +156,10 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True):
 
     global _threads_set
     if not _threads_set:
+        if config.sanitizers():
+            from .sanitize import check_process
+
+            check_process()
         _runtime.set_num_threads(config.num_threads())
         _threads_set = True
     fed = {t: i for i, t in enumerate(feeds)}
@@ -307,6 +312,10 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True):
     request = _codegen.Request(nodes, args, outputs, label=_label(fetch_tensors, targets))
     compiled = _codegen.compile_request(request, debug=config.debug_level())
     kernel = _runtime.Kernel(compiled.path, compiled.num_outputs)
+    locked = [op.inputs[0].op for op in needed if op.type in _ASSIGNS and op.attrs.get("use_locking")
+              and op.inputs[0].op.type == "VariableV2"]
+    if locked:  # TF's use_locking: the run holds these variables' mutexes while the program runs
+        kernel.set_locks([session._variable_lock(v) for v in dict.fromkeys(locked)])
     host_steps = [op for op in needed if op in host_set]
     on_host = bool(host_steps) or any(isinstance(e, Tensor) for e in element_outputs)
     return Plan(session, kernel, converters, static_args, element_outputs, node_ops, reads, writes,

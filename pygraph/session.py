@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 
-from . import errors
+from . import _runtime, errors
 from .feeds import Replan
 from .graph import Operation, Tensor, get_default_graph
 from .plan import build_plan
@@ -99,6 +99,9 @@ class Session:
         self._folded = {}  # Tensor -> ndarray, constant subgraphs evaluated once per session
         self._op_states = {}  # Operation -> ndarray, state of stateful kernels (random counters)
         self._plans = {}  # hashable fetch/feed key -> (Plan, rebuild or None)
+        self._var_locks = {}  # VariableV2 Operation -> _runtime.VariableLock (use_locking writes)
+        # Held while planning (graph walk, folding, compile): threads asking for one new plan build it once,
+        # and session dicts change under it. Running a built plan never takes it.
         self._lock = threading.RLock()
         self._context_stack = []
 
@@ -200,15 +203,20 @@ class Session:
         # placeholders of unknown rank compile for the rank of the value fed now (a new rank replans)
         feed_ranks = [np.ndim(v) if t.shape.ndims is None else None
                       for t, v in zip(feeds, feed_dict.values())] if feed_dict else None
-        with self._lock:
-            plan = build_plan(self, elements, feeds, feed_ranks)
         single = not isinstance(fetches, (list, tuple, dict))
-        entry = (plan, None if single else rebuild)
-        if key is not None:
-            try:
-                self._plans[key] = entry
-            except TypeError:
-                pass  # unhashable fetch structure: the codegen cache still makes the next plan cheap
+        with self._lock:
+            if key is not None:
+                try:
+                    return self._plans[key]  # another thread built it while this one waited
+                except (KeyError, TypeError):
+                    pass
+            plan = build_plan(self, elements, feeds, feed_ranks)
+            entry = (plan, None if single else rebuild)
+            if key is not None:
+                try:
+                    self._plans[key] = entry
+                except TypeError:
+                    pass  # unhashable fetch structure: the codegen cache still makes the next plan cheap
         return entry
 
     def _feed_tensor(self, key):
@@ -242,7 +250,8 @@ class Session:
                 return self.run(fetches, dict(zip(feeds, values)))
 
             return call_by_run
-        plan = build_plan(self, elements, feeds, None)
+        with self._lock:
+            plan = build_plan(self, elements, feeds, None)
         single = not isinstance(fetches, (list, tuple, dict))
 
         def call(*values, **kwargs):
@@ -271,11 +280,21 @@ class Session:
         return buf
 
     # -- variables
+    def _variable_lock(self, var_op):
+        lock = self._var_locks.get(var_op)
+        if lock is None:
+            with self._lock:
+                lock = self._var_locks.setdefault(var_op, _runtime.VariableLock())
+        return lock
+
     def _variable_buffer(self, var_op):
         buf = self._variables.get(var_op)
         if buf is None:
-            t = var_op.outputs[0]
-            buf = self._variables[var_op] = np.zeros(t.shape.as_tuple(), dtype=t.dtype.np)
+            with self._lock:  # one buffer per variable, also when two threads first touch it together
+                buf = self._variables.get(var_op)
+                if buf is None:
+                    t = var_op.outputs[0]
+                    buf = self._variables[var_op] = np.zeros(t.shape.as_tuple(), dtype=t.dtype.np)
         return buf
 
     def _load_variable(self, var, value):

@@ -135,6 +135,10 @@ def _every_op_graph():
                                 tf.reciprocal, tf.floor, tf.ceil, tf.round, tf.sign, tf.nn.relu, tf.sigmoid,
                                 tf.tanh, tf.softplus, tf.identity, tf.zeros_like, tf.ones_like)]
     unary.append(tf.logical_not(b))
+    unary += [fn(x) for fn in (tf.nn.elu, tf.nn.selu, tf.nn.leaky_relu, tf.nn.softsign, tf.nn.relu6, tf.sin, tf.cos,
+                               tf.tan, tf.atan, tf.erf, tf.is_nan, tf.is_inf, tf.is_finite)]
+    unary += [tf.asin(x * 0.1), tf.acos(x * 0.1), tf.atan2(x, pos), tf.truncatediv(k, 2), tf.truncatemod(k, 3),
+              tf.nn.bias_add(x, [1.0, 2.0, 3.0])]
     layout = [tf.reshape(x, [3, 2]), tf.expand_dims(x, 0), tf.squeeze(tf.expand_dims(x, 0), [0]),
               tf.concat([x, x], 1), tf.stack([x, x]), *tf.unstack(x), tf.tile(x, [2, 1]), tf.transpose(x),
               tf.fill([2, 2], 7.0), tf.range(0, 10, 3), x[:, 1:3], tf.shape(k), tf.size(k), tf.rank(x)]

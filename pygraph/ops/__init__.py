@@ -1,3 +1,3 @@
-"""Op families. Importing this package registers every built-in op."""
+"""Op families. Importing this package registers every built-in op (nn_ops: tf.nn's primitives)."""
 
-from . import array, core, linalg, math, random, reduce, registry, state  # noqa: F401  # noqa: F401
+from . import array, core, linalg, math, nn_grad, nn_ops, random, reduce, registry, state  # noqa: F401

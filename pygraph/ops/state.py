@@ -53,7 +53,7 @@ def _ref_tensor(ref):
                     "(assignment needs a mutable tensor).")
 
 
-def _assign_op(op_type, ref, value, validate_shape, name, default):
+def _assign_op(op_type, ref, value, validate_shape, name, default, use_locking=False):
     ref_t = _ref_tensor(ref)
     with op_scope(name, default, [ref_t, value]) as scope:
         value = convert_to_tensor(value, dtype=ref_t.dtype, name="value")
@@ -64,20 +64,22 @@ def _assign_op(op_type, ref, value, validate_shape, name, default):
                              f"Dimension mismatch for '{scope[:-1]}' (op: '{op_type}') with input shapes: "
                              f"{fmt_shape(ref_t.shape)}, {fmt_shape(value.shape)}.")
         op = make_op(op_type, [ref_t, value], [(ref_t.dtype, ref_t.shape)], scope,
-                     {"validate_shape": validate_shape})
+                     {"validate_shape": validate_shape, "use_locking": bool(use_locking)})
         return op.outputs[0]
 
 
+# use_locking: a run writing the variable holds its mutex, so concurrent runs lose no update. The defaults
+# are TF's op defaults: true for Assign, false for AssignAdd and AssignSub (unlocked updates race, as in TF).
 def assign(ref, value, validate_shape=None, use_locking=None, name=None):
-    return _assign_op("Assign", ref, value, validate_shape is not False, name, "Assign")
+    return _assign_op("Assign", ref, value, validate_shape is not False, name, "Assign", use_locking is not False)
 
 
 def assign_add(ref, value, use_locking=None, name=None):
-    return _assign_op("AssignAdd", ref, value, True, name, "AssignAdd")
+    return _assign_op("AssignAdd", ref, value, True, name, "AssignAdd", use_locking)
 
 
 def assign_sub(ref, value, use_locking=None, name=None):
-    return _assign_op("AssignSub", ref, value, True, name, "AssignSub")
+    return _assign_op("AssignSub", ref, value, True, name, "AssignSub", use_locking)
 
 
 def no_op(name=None):
@@ -238,13 +240,13 @@ class Variable:
         return self._initial_value
 
     def assign(self, value, use_locking=False, name=None, read_value=True):
-        return assign(self, value, name=name)
+        return assign(self, value, use_locking=use_locking, name=name)
 
     def assign_add(self, delta, use_locking=False, name=None, read_value=True):
-        return assign_add(self, delta, name=name)
+        return assign_add(self, delta, use_locking=use_locking, name=name)
 
     def assign_sub(self, delta, use_locking=False, name=None, read_value=True):
-        return assign_sub(self, delta, name=name)
+        return assign_sub(self, delta, use_locking=use_locking, name=name)
 
     def load(self, value, session=None):
         from ..session import _session_for

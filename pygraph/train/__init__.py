@@ -1,5 +1,12 @@
 """tf.train: optimizers, the global step (and the Saver)."""
 
+from .learning_rate_decay import (  # noqa: F401
+    exponential_decay,
+    inverse_time_decay,
+    natural_exp_decay,
+    piecewise_constant,
+    polynomial_decay,
+)
 from .optimizer import Optimizer  # noqa: F401
 from .optimizers import (  # noqa: F401
     AdagradOptimizer,

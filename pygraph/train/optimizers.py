@@ -18,9 +18,9 @@ def _hyper(value, name):
     return convert_to_tensor(Optimizer._call_if_callable(value), name=name)
 
 
-def _write(var, scope, value, op=assign_sub):
+def _write(var, scope, value, use_locking, op=assign_sub):
     """The update's final write, named exactly like the scope it was computed in."""
-    return op(var, value, name=scope).op
+    return op(var, value, use_locking=use_locking, name=scope).op
 
 
 class GradientDescentOptimizer(Optimizer):
@@ -38,7 +38,7 @@ class GradientDescentOptimizer(Optimizer):
     def _apply_dense(self, grad, var):
         lr = cast_like(self._learning_rate_tensor, var)
         with var.graph.name_scope("ApplyGradientDescent") as scope:
-            return _write(var, scope, grad * lr)
+            return _write(var, scope, grad * lr, self._use_locking)
 
 
 class MomentumOptimizer(Optimizer):
@@ -66,10 +66,10 @@ class MomentumOptimizer(Optimizer):
         lr = cast_like(self._learning_rate_tensor, var)
         momentum = cast_like(self._momentum_tensor, var)
         with var.graph.name_scope("ApplyMomentum") as scope:
-            accum_t = assign(accum, accum._ref_tensor() * momentum + grad)
+            accum_t = assign(accum, accum._ref_tensor() * momentum + grad, use_locking=self._use_locking)
             if self._use_nesterov:
-                return _write(var, scope, grad * lr + accum_t * momentum * lr)
-            return _write(var, scope, accum_t * lr)
+                return _write(var, scope, grad * lr + accum_t * momentum * lr, self._use_locking)
+            return _write(var, scope, accum_t * lr, self._use_locking)
 
 
 class AdamOptimizer(Optimizer):
@@ -111,9 +111,9 @@ class AdamOptimizer(Optimizer):
             one = constant(1, dtype=var.dtype)
             alpha = lr * sqrt(one - b2p) / (one - b1p)
             m_ref, v_ref = m._ref_tensor(), v._ref_tensor()
-            m_t = assign(m, m_ref + (grad - m_ref) * (one - b1))
-            v_t = assign(v, v_ref + (square(grad) - v_ref) * (one - b2))
-            return _write(var, scope, (m_t * alpha) / (sqrt(v_t) + eps))
+            m_t = assign(m, m_ref + (grad - m_ref) * (one - b1), use_locking=self._use_locking)
+            v_t = assign(v, v_ref + (square(grad) - v_ref) * (one - b2), use_locking=self._use_locking)
+            return _write(var, scope, (m_t * alpha) / (sqrt(v_t) + eps), self._use_locking)
 
     def _finish(self, update_ops, name_scope):
         beta1_power, beta2_power = self._get_beta_accumulators(update_ops[0].graph)
@@ -145,8 +145,8 @@ class AdagradOptimizer(Optimizer):
         accum = self.get_slot(var, "accumulator")
         lr = cast_like(self._learning_rate_tensor, var)
         with var.graph.name_scope("ApplyAdagrad") as scope:
-            accum_t = assign_add(accum, square(grad))
-            return _write(var, scope, grad * lr * rsqrt(accum_t))
+            accum_t = assign_add(accum, square(grad), use_locking=self._use_locking)
+            return _write(var, scope, grad * lr * rsqrt(accum_t), self._use_locking)
 
 
 class RMSPropOptimizer(Optimizer):
@@ -181,16 +181,16 @@ class RMSPropOptimizer(Optimizer):
         with var.graph.name_scope(kind) as scope:
             one = constant(1, dtype=var.dtype)
             ms_ref = rms._ref_tensor()
-            ms_t = assign(rms, ms_ref + (square(grad) - ms_ref) * (one - rho))
+            ms_t = assign(rms, ms_ref + (square(grad) - ms_ref) * (one - rho), use_locking=self._use_locking)
             if self._centered:
                 mg = self.get_slot(var, "mg")
                 mg_ref = mg._ref_tensor()
-                mg_t = assign(mg, mg_ref + (grad - mg_ref) * (one - rho))
+                mg_t = assign(mg, mg_ref + (grad - mg_ref) * (one - rho), use_locking=self._use_locking)
                 denom = (ms_t - square(mg_t)) + eps
             else:
                 denom = ms_t + eps
-            mom_t = assign(mom, mom._ref_tensor() * momentum + (grad * lr) / sqrt(denom))
-            return _write(var, scope, mom_t)
+            mom_t = assign(mom, mom._ref_tensor() * momentum + (grad * lr) / sqrt(denom), use_locking=self._use_locking)
+            return _write(var, scope, mom_t, self._use_locking)
 
 
 __all__ = ["GradientDescentOptimizer", "MomentumOptimizer", "AdamOptimizer", "AdagradOptimizer",

@@ -11,8 +11,9 @@
 namespace py = pybind11;
 using pygraph::Kernel;
 using pygraph::Module;
+using pygraph::VariableLock;
 
-// Modules are shared by every Kernel that runs the same file.
+// Modules are shared by every Kernel that runs the same file (called with the GIL held, which guards the map).
 static std::shared_ptr<Module> load_module(const std::string& path) {
   static std::map<std::string, std::weak_ptr<Module>> loaded;
   auto it = loaded.find(path);
@@ -38,7 +39,12 @@ class KernelError(RuntimeError):
            }),
            py::arg("path"), py::arg("num_outputs"))
       .def("__call__", &Kernel::call, "Run the program on a list of C-contiguous arrays; returns its outputs.")
+      .def("set_locks", &Kernel::set_locks, py::arg("locks"),
+           "VariableLocks every call holds while the program runs (variables written with use_locking).")
       .def_property_readonly("path", &Kernel::path);
+
+  py::class_<VariableLock>(m, "VariableLock", "The mutex of one variable's use_locking updates.")
+      .def(py::init<>());
 
   m.def("set_num_threads", &pygraph::set_global_pool_size, "Threads used by ctx->parallel_for.");
   m.def("get_num_threads", [] { return pygraph::global_pool().size(); });

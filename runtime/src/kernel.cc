@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -85,16 +86,13 @@ static size_t shape_size(int32_t ndim, const int64_t* shape) {
   return n;
 }
 
-Kernel::Kernel(std::shared_ptr<Module> module, int num_outputs)
-    : module_(std::move(module)), num_outputs_(num_outputs), slots_(num_outputs), cached_(num_outputs) {}
-
-Kernel::~Kernel() {
-  for (auto& s : scratch_) std::free(s.data);
+CallState::~CallState() {
+  for (auto& s : scratch) std::free(s.data);
 }
 
-void* Kernel::alloc_output(int32_t index, int32_t dtype, int32_t ndim, const int64_t* shape) {
-  if (index < 0 || index >= num_outputs_ || ndim > PG_MAX_RANK) return nullptr;
-  OutputSlot& slot = slots_[index];
+void* CallState::alloc_output(int32_t index, int32_t dtype, int32_t ndim, const int64_t* shape) {
+  if (index < 0 || index >= static_cast<int32_t>(slots.size()) || ndim < 0 || ndim > PG_MAX_RANK) return nullptr;
+  OutputSlot& slot = slots[index];
   if (slot.data && !slot.reused) std::free(slot.data);  // allocated twice in one call: keep the last
   bool same = slot.reused && slot.dtype == dtype && slot.ndim == ndim &&
               std::memcmp(slot.shape, shape, sizeof(int64_t) * ndim) == 0;
@@ -108,10 +106,10 @@ void* Kernel::alloc_output(int32_t index, int32_t dtype, int32_t ndim, const int
   return slot.data;
 }
 
-void* Kernel::scratch(int32_t index, size_t nbytes) {
+void* CallState::scratch_slot(int32_t index, size_t nbytes) {
   if (index < 0) return nullptr;
-  if (static_cast<size_t>(index) >= scratch_.size()) scratch_.resize(index + 1);
-  ScratchSlot& s = scratch_[index];
+  if (static_cast<size_t>(index) >= scratch.size()) scratch.resize(index + 1);
+  ScratchSlot& s = scratch[index];
   if (s.capacity < nbytes || !s.data) {
     std::free(s.data);
     s.data = nullptr;
@@ -123,29 +121,59 @@ void* Kernel::scratch(int32_t index, size_t nbytes) {
   return s.data;
 }
 
-int32_t Kernel::fail(int32_t code, int32_t node, const char* message) {
-  if (error_node_ < 0 && error_message_.empty()) {  // the first error wins
-    error_node_ = node;
-    error_message_ = message ? message : "";
+int32_t CallState::fail(int32_t code, int32_t node, const char* message) {
+  if (error_node < 0 && error_message.empty()) {  // the first error wins
+    error_node = node;
+    error_message = message ? message : "";
   }
   return code;
 }
 
 namespace {
+CallState* state_of(pg_ctx* ctx) { return static_cast<CallState*>(ctx->host); }
 void* cb_alloc_output(pg_ctx* ctx, int32_t index, int32_t dtype, int32_t ndim, const int64_t* shape) {
-  return static_cast<Kernel*>(ctx->host)->alloc_output(index, dtype, ndim, shape);
+  return state_of(ctx)->alloc_output(index, dtype, ndim, shape);
 }
-void* cb_scratch(pg_ctx* ctx, int32_t slot, size_t nbytes) {
-  return static_cast<Kernel*>(ctx->host)->scratch(slot, nbytes);
-}
-void cb_parallel_for(pg_ctx*, int64_t n, int64_t grain, pg_range_fn fn, void* closure) {
-  global_pool().parallel_for(n, grain, fn, closure);
+void* cb_scratch(pg_ctx* ctx, int32_t slot, size_t nbytes) { return state_of(ctx)->scratch_slot(slot, nbytes); }
+void cb_parallel_for(pg_ctx* ctx, int64_t n, int64_t grain, pg_range_fn fn, void* closure) {
+  state_of(ctx)->pool->parallel_for(n, grain, fn, closure);
 }
 int32_t cb_fail(pg_ctx* ctx, int32_t code, int32_t node, const char* message) {
-  return static_cast<Kernel*>(ctx->host)->fail(code, node, message);
+  return state_of(ctx)->fail(code, node, message);
 }
 void free_capsule(void* p) { std::free(p); }
+
+// Lends a CallState for one call and gives it back on every exit path (the GIL is held at both ends).
+class BorrowedState {
+ public:
+  BorrowedState(std::vector<std::unique_ptr<CallState>>& idle, int num_outputs) : idle_(idle) {
+    if (idle.empty()) {
+      state_ = std::make_unique<CallState>(num_outputs);
+    } else {
+      state_ = std::move(idle.back());
+      idle.pop_back();
+    }
+  }
+  ~BorrowedState() { idle_.push_back(std::move(state_)); }
+  CallState& operator*() { return *state_; }
+
+ private:
+  std::vector<std::unique_ptr<CallState>>& idle_;
+  std::unique_ptr<CallState> state_;
+};
 }  // namespace
+
+Kernel::Kernel(std::shared_ptr<Module> module, int num_outputs)
+    : module_(std::move(module)), num_outputs_(num_outputs) {}
+
+void Kernel::set_locks(const py::list& locks) {
+  std::vector<VariableLock*> ptrs;
+  for (py::handle h : locks) ptrs.push_back(h.cast<VariableLock*>());
+  std::sort(ptrs.begin(), ptrs.end());
+  ptrs.erase(std::unique(ptrs.begin(), ptrs.end()), ptrs.end());
+  locks_ = std::move(ptrs);
+  lock_owners_ = locks;
+}
 
 py::tuple Kernel::call(const py::list& args) {
   size_t nargs = args.size();
@@ -170,12 +198,14 @@ py::tuple Kernel::call(const py::list& args) {
     t.data = const_cast<void*>(arr.data());
   }
 
-  std::lock_guard<std::mutex> lock(mu_);
+  BorrowedState borrowed(idle_, num_outputs_);
+  CallState& st = *borrowed;
   for (int i = 0; i < num_outputs_; ++i) {
-    OutputSlot& slot = slots_[i];
+    OutputSlot& slot = st.slots[i];
     slot = OutputSlot();
-    py::object& prev = cached_[i];
-    if (prev && Py_REFCNT(prev.ptr()) == 1) {  // only we hold it: write the new result into its memory
+    py::object& prev = st.cached[i];
+    // only this state holds it, and nothing else can reach it: write the new result into its memory
+    if (prev && Py_REFCNT(prev.ptr()) == 1) {
       auto arr = py::reinterpret_borrow<py::array>(prev);
       slot.data = arr.mutable_data();
       slot.dtype = dtype_from_numpy(arr.dtype());
@@ -184,50 +214,53 @@ py::tuple Kernel::call(const py::list& args) {
       slot.reused = true;
     }
   }
-  error_node_ = -1;
-  error_message_.clear();
+  st.error_node = -1;
+  st.error_message.clear();
+  st.pool = &global_pool();
 
   pg_ctx ctx;
   ctx.abi_version = PG_ABI_VERSION;
-  ctx.num_threads = global_pool().size();
-  ctx.host = this;
+  ctx.num_threads = st.pool->size();
+  ctx.host = &st;
   ctx.alloc_output = cb_alloc_output;
   ctx.scratch = cb_scratch;
   ctx.parallel_for = cb_parallel_for;
   ctx.fail = cb_fail;
   int32_t status;
   {
-    py::gil_scoped_release release;
+    py::gil_scoped_release release;  // every wait below (variable locks, the pool) is without the GIL
+    for (VariableLock* l : locks_) l->mu.lock();
     status = module_->run()(&ctx, tensors.data(), static_cast<int32_t>(nargs));
+    for (auto it = locks_.rbegin(); it != locks_.rend(); ++it) (*it)->mu.unlock();
   }
 
   bool missing = false;
   for (int i = 0; i < num_outputs_; ++i)
-    if (!slots_[i].data) missing = true;
+    if (!st.slots[i].data) missing = true;
   if (status != PG_OK || missing) {
-    for (auto& slot : slots_)
+    for (auto& slot : st.slots)
       if (slot.data && !slot.reused) std::free(slot.data);
-    for (auto& c : cached_) c = py::object();
+    for (auto& c : st.cached) c = py::object();
     if (status == PG_OK) {
       status = PG_INTERNAL;
-      error_message_ = "compiled module did not produce all its outputs (out of memory?)";
+      st.error_message = "compiled module did not produce all its outputs (out of memory?)";
     }
     py::object err = py::module_::import("pygraph._runtime").attr("KernelError");
-    PyErr_SetObject(err.ptr(), py::make_tuple(status, error_node_, error_message_).ptr());
+    PyErr_SetObject(err.ptr(), py::make_tuple(status, st.error_node, st.error_message).ptr());
     throw py::error_already_set();
   }
 
   py::tuple result(num_outputs_);
   for (int i = 0; i < num_outputs_; ++i) {
-    OutputSlot& slot = slots_[i];
+    OutputSlot& slot = st.slots[i];
     if (slot.reused) {
-      result[i] = cached_[i];
+      result[i] = st.cached[i];
       continue;
     }
     std::vector<py::ssize_t> shape(slot.shape, slot.shape + slot.ndim);
     py::capsule owner(slot.data, free_capsule);
     py::array arr(numpy_dtype(slot.dtype), shape, {}, slot.data, owner);
-    cached_[i] = arr;
+    st.cached[i] = arr;
     result[i] = arr;
   }
   return result;

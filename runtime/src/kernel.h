@@ -12,6 +12,7 @@
 
 namespace pygraph {
 namespace py = pybind11;
+class ThreadPool;
 
 // dlopen'ed shared object; closed when the last Kernel using it goes away.
 class Module {
@@ -40,29 +41,51 @@ struct ScratchSlot {
   size_t capacity = 0;
 };
 
-// One compiled program bound to a call site. Calls are serialised per Kernel
-// (scratch and cached outputs are per Kernel), and run without the GIL.
+// TF's per-variable mutex for ops built with use_locking=True: a call that writes such a variable holds
+// its lock for the whole run (taken and released without the GIL).
+struct VariableLock {
+  std::mutex mu;
+};
+
+// What one call of a Kernel writes: its outputs, its scratch arena and its error. A Kernel keeps a
+// stack of idle ones, so concurrent calls never share them and a single thread reuses the same one
+// (and its outputs' memory) on every call. ctx->host points here.
+struct CallState {
+  std::vector<OutputSlot> slots;
+  std::vector<py::object> cached;  // this state's last outputs, reused once nobody else holds them
+  std::vector<ScratchSlot> scratch;
+  ThreadPool* pool = nullptr;
+  int32_t error_node = -1;
+  std::string error_message;
+
+  explicit CallState(int num_outputs) : slots(num_outputs), cached(num_outputs) {}
+  ~CallState();
+  CallState(const CallState&) = delete;
+  CallState& operator=(const CallState&) = delete;
+
+  // ctx callbacks: run without the GIL, touch only this state
+  void* alloc_output(int32_t index, int32_t dtype, int32_t ndim, const int64_t* shape);
+  void* scratch_slot(int32_t slot, size_t nbytes);
+  int32_t fail(int32_t code, int32_t node, const char* message);
+};
+
+// One compiled program bound to a call site. Any number of threads may call it at once: each call
+// takes its own CallState, and the program runs without the GIL.
 class Kernel {
  public:
   Kernel(std::shared_ptr<Module> module, int num_outputs);
-  ~Kernel();
   py::tuple call(const py::list& args);
+  void set_locks(const py::list& locks);
   const std::string& path() const { return module_->path(); }
-
-  // ctx callbacks
-  void* alloc_output(int32_t index, int32_t dtype, int32_t ndim, const int64_t* shape);
-  void* scratch(int32_t slot, size_t nbytes);
-  int32_t fail(int32_t code, int32_t node, const char* message);
 
  private:
   std::shared_ptr<Module> module_;
   int num_outputs_;
-  std::mutex mu_;
-  std::vector<OutputSlot> slots_;
-  std::vector<py::object> cached_;   // last call's outputs, reused once nobody else holds them
-  std::vector<ScratchSlot> scratch_;
-  int32_t error_node_ = -1;
-  std::string error_message_;
+  // Idle call states. Pushed and popped only while holding the GIL, which is what guards it (the
+  // module does not declare itself free-threading safe, so the GIL always exists).
+  std::vector<std::unique_ptr<CallState>> idle_;
+  std::vector<VariableLock*> locks_;  // sorted by address: every call takes them in one order
+  py::list lock_owners_;              // keeps the VariableLock objects alive
 };
 
 size_t dtype_itemsize(int32_t dtype);

@@ -55,7 +55,14 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, pg_range_fn fn, void* cl
     fn(closure, 0, n);
     return;
   }
-  std::lock_guard<std::mutex> call_lock(call_mu_);
+  // One submitter at a time owns the workers. Another one (a second Session.run thread, or a nested
+  // loop) runs its whole range on its own thread instead of waiting: its thread is a core's worth of
+  // work already, and waiting would serialise independent calls.
+  std::unique_lock<std::mutex> call_lock(call_mu_, std::try_to_lock);
+  if (!call_lock.owns_lock()) {
+    fn(closure, 0, n);
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     fn_ = fn, closure_ = closure, n_ = n, chunks_ = chunks;
@@ -68,6 +75,8 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, pg_range_fn fn, void* cl
   done_cv_.wait(lock, [&] { return pending_ == 0; });
 }
 
+// Read and replaced only while the GIL is held (Kernel::call, set_num_threads). A call in flight keeps
+// the pool it started with, so a replaced pool is retired, never destroyed: its idle threads cost nothing.
 static std::unique_ptr<ThreadPool>& pool_slot() {
   static std::unique_ptr<ThreadPool> pool;
   return pool;
@@ -83,9 +92,12 @@ ThreadPool& global_pool() {
 }
 
 void set_global_pool_size(int num_threads) {
+  static std::vector<std::unique_ptr<ThreadPool>> retired;
   auto& pool = pool_slot();
+  num_threads = std::max(1, num_threads);
   if (pool && pool->size() == num_threads) return;
-  pool = std::make_unique<ThreadPool>(std::max(1, num_threads));
+  if (pool) retired.push_back(std::move(pool));
+  pool = std::make_unique<ThreadPool>(num_threads);
 }
 
 }  // namespace pygraph

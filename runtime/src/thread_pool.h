@@ -16,6 +16,7 @@ class ThreadPool {
   ~ThreadPool();
   int size() const { return static_cast<int>(workers_.size()) + 1; }
   // Splits [0, n) into at most size() chunks of at least `grain` items; the caller runs one chunk.
+  // Safe from any number of threads at once (the ones that find the workers busy run serially).
   void parallel_for(int64_t n, int64_t grain, pg_range_fn fn, void* closure);
 
  private:
@@ -23,7 +24,7 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
-  std::mutex call_mu_;  // one parallel_for at a time
+  std::mutex call_mu_;  // held by the one parallel_for that owns the workers
   uint64_t generation_ = 0;
   int pending_ = 0;
   int chunks_ = 0;

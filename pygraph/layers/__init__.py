@@ -1,0 +1,125 @@
+"""tf.layers (TF1's functional layers): dense, dropout, flatten.
+
+Each layer runs inside a variable scope named as TF1 names it: `name` if given (so `hidden1/kernel`,
+`hidden1/bias`), else a unique `dense`, `dense_1`, ...; its ops go into that scope's name scope, and
+`reuse` (or an enclosing `variable_scope(..., reuse=True)`) shares the variables of an earlier call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes
+from ..graph import GraphKeys, Tensor, add_to_collection, get_default_graph
+from ..initializers import zeros_initializer
+from ..nn_impl import dropout as nn_dropout
+from ..ops.core import convert_to_tensor
+from ..ops.layout import reshape
+from ..ops.linalg import matmul
+from ..ops.math import identity, where
+from ..ops.nn_ops import bias_add
+from ..scopes import get_variable, variable_scope
+
+__all__ = ["dense", "dropout", "flatten"]
+
+
+def _layer_scope(name, default_name, reuse):
+    if name is None and reuse:  # TF: a reused layer without a name shares the base name's scope
+        return variable_scope(default_name, reuse=True)
+    return variable_scope(name, default_name=default_name, reuse=True if reuse else None)
+
+
+def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None,
+          bias_initializer=None, kernel_regularizer=None, bias_regularizer=None,
+          activity_regularizer=None, kernel_constraint=None, bias_constraint=None, trainable=True, name=None,
+          reuse=None):
+    """activation(inputs @ kernel + bias): kernel [input_dim, units] (glorot_uniform unless kernel_initializer
+    is given), bias [units] (zeros unless bias_initializer is given). A regularizer's loss goes to
+    GraphKeys.REGULARIZATION_LOSSES when its variable is created."""
+    with _layer_scope(name, "dense", reuse):
+        x = convert_to_tensor(inputs, name="inputs")
+        rank = x.shape.ndims
+        dims = x.shape.as_tuple()
+        input_dim = None if rank is None else dims[-1]
+        if input_dim is None:
+            raise ValueError("The last dimension of the inputs to `Dense` should be defined. Found `None`.")
+        if not x.dtype.is_floating:
+            raise TypeError(f"Unable to build `Dense` layer with non-floating point dtype {x.dtype.name}")
+        units = int(units)
+        kernel = get_variable("kernel", [input_dim, units], dtype=x.dtype, initializer=kernel_initializer,
+                              regularizer=kernel_regularizer, trainable=trainable, constraint=kernel_constraint)
+        if rank == 2:
+            outputs = matmul(x, kernel)
+        else:  # TF's tensordot over the last axis: a matmul of the rows, reshaped back
+            if rank is None or any(d is None for d in dims[1:-1]):
+                raise NotImplementedError(f"tf.layers.dense on inputs of shape {x.shape}: pygraph needs every "
+                                          "dimension but the first to be known when the rank is not 2")
+            rows = matmul(reshape(x, [-1, input_dim]), kernel)
+            outputs = reshape(rows, [-1 if dims[0] is None else dims[0], *dims[1:-1], units])
+        if use_bias:
+            bias_init = zeros_initializer() if bias_initializer is None else bias_initializer
+            bias = get_variable("bias", [units], dtype=x.dtype, initializer=bias_init,
+                                regularizer=bias_regularizer, trainable=trainable, constraint=bias_constraint)
+            outputs = bias_add(outputs, bias)
+        if activation is not None:
+            outputs = activation(outputs)
+        if activity_regularizer is not None:
+            with get_default_graph().name_scope("ActivityRegularizer"):
+                loss = activity_regularizer(outputs)
+            if loss is not None:
+                add_to_collection(GraphKeys.REGULARIZATION_LOSSES, loss)
+        return outputs
+
+
+def _static_bool(training):
+    """training as a Python bool when it is one (or a constant), else None (a tensor known at run time)."""
+    if isinstance(training, (bool, np.bool_)):
+        return bool(training)
+    if isinstance(training, Tensor) and training.op.type == "Const":
+        return bool(training.op.attrs["value"])
+    if not isinstance(training, Tensor) and not hasattr(training, "_as_tensor"):
+        return bool(training)
+    return None
+
+
+def dropout(inputs, rate=0.5, noise_shape=None, seed=None, training=False, name=None):
+    """tf.nn.dropout(inputs, rate) when training, else inputs unchanged. `training` may be a Python bool or a
+    boolean tensor (a placeholder); for a tensor both results are computed and one is selected, since
+    pygraph has no tf.cond yet."""
+    with _layer_scope(name, "dropout", None):
+        x = convert_to_tensor(inputs, name="inputs")
+        static = _static_bool(training)
+        if static is False:
+            return identity(x)
+        dropped = nn_dropout(x, noise_shape=noise_shape, seed=seed, rate=rate)
+        if static is True:
+            return dropped
+        flag = convert_to_tensor(training, dtype=dtypes.bool_, name="training")
+        if flag.shape.ndims not in (None, 0):
+            raise ValueError(f"training must be a scalar boolean, got shape {flag.shape}")
+        return where(flag, dropped, x)
+
+
+def flatten(inputs, name=None, data_format="channels_last"):
+    """inputs reshaped to [batch, everything else] (channels_first input is first moved to channels_last
+    order, as TF does)."""
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"The `data_format` argument must be one of \"channels_first\", \"channels_last\". "
+                         f"Received: {data_format}")
+    with _layer_scope(name, "flatten", None):
+        x = convert_to_tensor(inputs, name="inputs")
+        dims = x.shape.as_tuple()
+        if dims is None:
+            raise ValueError("tf.layers.flatten: pygraph needs the rank of the inputs")
+        if data_format == "channels_first" and len(dims) > 2:
+            from ..ops.linalg import transpose
+
+            x = transpose(x, [0, *range(2, len(dims)), 1])
+            dims = x.shape.as_tuple()
+        tail = dims[1:]
+        if all(d is not None for d in tail):
+            return reshape(x, [-1, int(np.prod(tail, dtype=np.int64))])
+        if dims[0] is not None:
+            return reshape(x, [dims[0], -1])
+        raise NotImplementedError(f"tf.layers.flatten of shape {x.shape}: pygraph needs either the batch size or "
+                                  "every other dimension to be known")
