@@ -120,8 +120,8 @@ def broadcast(table, node, input_dims, fail_shapes):
             out.append(syms[0])
         elif syms:
             expr = syms[0]
-            for other in syms[1:]:
-                expr = f"pg_imax({expr}, {other})"
+            for other in syms[1:]:  # the first size that is not 1 (not the max: 0 broadcasts with 1 to 0)
+                expr = f"({expr} == 1 ? {other} : {expr})"
             size = table.define(expr)
             for s in syms:
                 table.check(f"{s} == {size} || {s} == 1", node.id, fail_shapes)

@@ -23,7 +23,8 @@ registry.register("ConcatV2", registry.STRUCTURED, numpy=lambda *xs, op=None: np
 registry.register("Pack", registry.STRUCTURED, numpy=lambda *xs, op=None: np.stack(xs, op.attrs["axis"]))
 registry.register("Unpack", registry.STRUCTURED,
                   numpy=lambda x, op=None: tuple(np.moveaxis(x, op.attrs["axis"], 0)))
-registry.register("Tile", registry.STRUCTURED, numpy=lambda x, m, op=None: np.tile(x, m))
+registry.register("Tile", registry.STRUCTURED,  # Python ints: int32 multiples would wrap numpy's shape product
+                  numpy=lambda x, m, op=None: np.tile(x, [int(k) for k in m]))
 
 
 def static_ints(value, what):
