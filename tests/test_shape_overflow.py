@@ -175,3 +175,34 @@ def test_the_crash_reports_here_came_from_real_crashes():
     """The subprocess harness itself: a process that dies by a signal fails the check."""
     with pytest.raises(AssertionError, match="crashed with status -11"):
         isolated("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+
+
+def test_empty_tensors_with_huge_dims_flow_through_every_op_family():
+    """Zero-size tensors whose other dims are 2^40 (numpy allows them) give TF's empty results, and a
+    result that would need terabytes is ResourceExhaustedError, not a crash."""
+    out = isolated("""
+        H = 2**40
+        x = tf.placeholder(tf.float32, [None, None, None], name="x")
+        value = np.empty((2, 0, H), np.float32)
+        results = {}
+        fetches = {
+            "fill": tf.fill(tf.shape(x), 2.0), "random": tf.random_uniform(tf.shape(x)),
+            "gather": tf.gather(x, tf.constant([1, 0, 1])), "unstack": tf.unstack(x, num=2)[1],
+            "transpose": tf.transpose(x), "slice": x[::-1, :, ::2], "grad": tf.gradients(tf.reduce_sum(x * 2.0), x)[0],
+            "sum_kept": tf.reduce_sum(x, axis=2), "concat": tf.concat([x, x], 1), "tile": tf.tile(x, [1, 5, 1]),
+        }
+        with tf.Session() as sess:
+            for name, t in fetches.items():
+                results[name] = list(sess.run(t, {x: value}).shape)
+            try:
+                sess.run(tf.reduce_sum(x, axis=1), {x: value})  # [2, 2^40] zeros: 8 TiB
+            except tf.errors.ResourceExhaustedError as e:
+                results["oom"] = str(e).splitlines()[0]
+        print(json.dumps(results))
+    """)
+    H = 2**40
+    assert out.pop("oom") == ("OOM when allocating tensor with shape[2,1099511627776] and type float32 "
+                              "(8796093022208 bytes)")
+    assert out == {"fill": [2, 0, H], "random": [2, 0, H], "gather": [3, 0, H], "unstack": [0, H],
+                   "transpose": [H, 0, 2], "slice": [2, 0, H // 2], "grad": [2, 0, H], "sum_kept": [2, 0],
+                   "concat": [2, 0, H], "tile": [2, 0, H]}
