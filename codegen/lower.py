@@ -16,7 +16,7 @@ from . import (
     structured,  # noqa: F401  (registers the structured emitters)
     toolchain,
 )
-from .dims import DimTable, broadcast, cxx_dims, is_scalar, numel_expr
+from .dims import MAX_RANK, DimTable, broadcast, cxx_dims, is_scalar, numel_expr
 from .fuse import fuse, fuse_into_reductions, schedule
 from .ir import Buffer, CompiledProgram, Program, Ref
 
@@ -116,6 +116,22 @@ def infer_dims(lw, order):
         else:
             raise NotImplementedError(f"pygraph cannot compile op type '{node.op}' (node '{node.name}', "
                                       f"defined at {node.site}) yet.")
+        _check_sizes(lw, node)
+
+
+def _check_sizes(lw, node):
+    """Every output must be representable (dims.py): rank at most MAX_RANK (known here), sizes checked
+    before the first allocation (run-time dims) or here (static dims)."""
+    for k, dtype in enumerate(node.dtypes):
+        ref = Ref(node.id, k)
+        if ref not in lw.dims:
+            continue
+        dims = lw.dims[ref]
+        if len(dims) > MAX_RANK:
+            raise ValueError(f"pygraph supports tensors of rank at most {MAX_RANK}: '{node.name}' (op {node.op}, "
+                             f"defined at {node.site}) would produce a tensor of rank {len(dims)}.")
+        lw.table.check_shape(node, dims, dtype,
+                             lambda code, msg: f'return ctx->fail(ctx, {code}, {node.id}, "{msg}");')
 
 
 PG_INVALID = "PG_INVALID_ARGUMENT"
@@ -242,15 +258,16 @@ def _new_buffer(lw, ref, output_index):
         lw.allocs.append(
             f"const int64_t {name}_shape[] = {cxx_dims(dims)}; "
             f"{t}* {name} = static_cast<{t}*>(ctx->alloc_output(ctx, {output_index}, {emit.CODE[dtype]}, "
-            f"{len(dims)}, {name}_shape)); if (!{name}) return ctx->fail(ctx, PG_RESOURCE_EXHAUSTED, "
-            f"{ref.node}, \"out of memory allocating output {output_index}\");")
+            f"{len(dims)}, {name}_shape)); if (!{name}) return pg_fail_alloc(ctx, {ref.node}, {len(dims)}, "
+            f"{name}_shape, \"{dtype}\", sizeof({t}));")
         return Buffer(name, dtype, dims, "output", output_index)
     slot = lw.scratch_slots
     lw.scratch_slots += 1
     name = f"t{slot}"
     lw.allocs.append(
         f"{t}* {name} = static_cast<{t}*>(ctx->scratch(ctx, {slot}, sizeof({t}) * ({numel_expr(dims)}))); "
-        f"if (!{name}) return ctx->fail(ctx, PG_RESOURCE_EXHAUSTED, {ref.node}, \"out of memory\");")
+        f"if (!{name}) {{ const int64_t s[] = {cxx_dims(dims)}; return pg_fail_alloc(ctx, {ref.node}, "
+        f"{len(dims)}, s, \"{dtype}\", sizeof({t})); }}")
     return Buffer(name, dtype, dims, "scratch", slot)
 
 

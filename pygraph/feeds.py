@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .graph import Operation, Tensor
+from .shape import MAX_RANK
 
 
 class Replan(Exception):
@@ -23,14 +24,18 @@ def _shape_test(static, rank_fixed):
 
 def feed_converter(tensor, rank_fixed):
     """A function turning a feed value into the array the kernel takes. An ndarray of the right dtype passes
-    as it is: the compiled program checks rank and known dims, and the runtime copies strided arrays; when
-    the program rejects it, `convert.check` gives TF's error."""
+    as it is: the compiled program checks rank and known dims, and the runtime copies strided arrays (or
+    raises ResourceExhaustedError when the copy cannot fit in memory, e.g. a huge np.broadcast_to view);
+    when the program rejects it, `convert.check` gives TF's error."""
     dt = tensor.dtype.np
     static = tensor.shape.as_tuple()
+    if rank_fixed is not None and rank_fixed > MAX_RANK:
+        raise ValueError(f"Cannot feed a value of rank {rank_fixed} for Tensor '{tensor.name}': pygraph supports "
+                         f"tensors of rank at most {MAX_RANK}.")
     shape_ok = _shape_test(static, rank_fixed)
 
     def check(value):
-        if type(value) is np.ndarray and value.dtype is dt and value.flags.c_contiguous:
+        if type(value) is np.ndarray and value.dtype is dt:  # strided views too: only the shape matters here
             arr = value
         else:
             arr = _coerce(value, tensor)

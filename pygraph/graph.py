@@ -7,7 +7,7 @@ import re
 import threading
 
 from .errors import user_frame_site
-from .shape import TensorShape
+from .shape import TensorShape, check_representable
 
 # TF1's patterns; matched with fullmatch (`$` alone also accepts a trailing newline)
 _VALID_ROOT = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
@@ -199,6 +199,8 @@ class Graph:
                     if c not in controls:
                         controls.append(c)
             op = Operation(self, op_type, name, inputs, attrs, output_specs, controls)
+            for i, t in enumerate(op.outputs):
+                check_representable(t.shape, op_type, name, i, op.inputs)
             op._cond_context = ctx
             self._ops.append(op)
             self._ops_by_name[name] = op

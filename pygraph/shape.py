@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# What a compiled program can hold (codegen/dims.py checks the dims only known at run time the same way).
+MAX_RANK = 8  # PG_MAX_RANK in runtime/include/pygraph/abi.h
+_INT64_MAX = (1 << 63) - 1
+
 
 class Dimension:
     __slots__ = ("value",)
@@ -231,3 +235,30 @@ def broadcast_static(a, b):
         else:
             return None
     return TensorShape(out)
+
+
+def check_representable(shape, op_type, name, index, inputs):
+    """ValueError when an op's static output shape is beyond pygraph: a rank above MAX_RANK, or known dims
+    whose product overflows int64 (TF's shape inference reports that overflow when the op is created).
+    Zero dims count as 1 here: a product that overflows over the other dims would wrap in stride
+    arithmetic even though the tensor is empty."""
+    dims = shape.as_tuple()
+    if dims is None:
+        return
+    n = 1
+    for d in dims:
+        if d is not None and d > 1:
+            n *= d
+    if len(dims) <= MAX_RANK and n <= _INT64_MAX:
+        return
+    where = (f"output {index} of '{name}' (op: '{op_type}') with input shapes: "
+             + ", ".join(_fmt(t.shape) for t in inputs))
+    if len(dims) > MAX_RANK:
+        raise ValueError(f"pygraph supports tensors of rank at most {MAX_RANK}, but {where} would have rank "
+                         f"{len(dims)} (shape {_fmt(shape)}).")
+    raise ValueError(f"Shape {_fmt(shape)} of {where} overflows: the product of its dimensions exceeds 2^63-1.")
+
+
+def _fmt(shape):
+    dims = as_shape(shape).as_tuple()
+    return "<unknown>" if dims is None else "[" + ",".join("?" if d is None else str(d) for d in dims) + "]"

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .. import emit
+from .. import dims, emit
 from ..cxx import int_lit
 from ..ir import Ref
 from . import common
@@ -37,10 +37,7 @@ class Concat:
         if pack:
             return [tuple(first[:axis]) + (len(input_dims),) + tuple(first[axis:])]
         sizes = [d[axis] for d in input_dims]
-        if all(isinstance(s, int) for s in sizes):
-            total = sum(sizes)
-        else:
-            total = lw.table.define(" + ".join(f"(int64_t){s}" if isinstance(s, int) else s for s in sizes))
+        total = lw.table.add(sizes)
         return [tuple(first[:axis]) + (total,) + tuple(first[axis + 1:])]
 
     def kernel(self, lw, kernel, index):
@@ -83,10 +80,11 @@ class Unpack:
 class Tile:
     def dims(self, lw, node, input_dims):
         d = input_dims[0]
-        out = []
-        for x, m in zip(d, node.attrs["multiples"]):
-            out.append(x * m if isinstance(x, int) else (x if m == 1 else lw.table.define(f"{x} * {int_lit(m)}")))
-        return [tuple(out)]
+        multiples = node.attrs["multiples"]
+        if not all(0 <= m <= dims.INT64_MAX for m in multiples):
+            raise ValueError(f"Tile '{node.name}' (defined at {node.site}): multiples {list(multiples)} must be in "
+                             "[0, 2^63)")
+        return [tuple(lw.table.mul(x, m) for x, m in zip(d, multiples))]
 
     def kernel(self, lw, kernel, index):
         node = common.node_of(lw, kernel)
@@ -136,8 +134,10 @@ class StridedSlice:
         src_strides = _strides(d)
         base, strides = [], []
         begins = lw.__dict__["_slice_begins"][node.id]
+        sizes = iter(out.dims)  # one output dim per "new" or "range" item
         for item in node.attrs["spec"]:
             if item[0] == "new":
+                next(sizes)
                 strides.append("0")
             elif item[0] == "index":
                 i, axis = int_lit(item[1]), item[2]
@@ -145,7 +145,8 @@ class StridedSlice:
             else:
                 _, start, stop, step, axis = item
                 base.append(f"{begins[axis]} * ({src_strides[axis]})")
-                strides.append(f"({int_lit(step)}) * ({src_strides[axis]})")
+                # a step beyond the axis takes one element: its stride is never used and may not fit int64
+                strides.append(f"({next(sizes)}) > 1 ? ({int_lit(step)}) * ({src_strides[axis]}) : 0")
         t = common.ctype(node.dtypes[0])
         src = common.in_buf(lw, node).name
         lib = common.library(lw, "layout.h.j2")

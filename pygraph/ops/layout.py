@@ -30,7 +30,8 @@ registry.register("Pack", registry.STRUCTURED, numpy=lambda *xs, op=None: np.sta
 registry.register("Unpack", registry.STRUCTURED,
                   numpy=lambda x, op=None: tuple(np.moveaxis(x, op.attrs["axis"], 0)),
                   attrs={"axis": "int", "num": "int", "T": "type"}, check=checks.unpack)
-registry.register("Tile", registry.STRUCTURED, numpy=lambda x, m, op=None: np.tile(x, m),
+registry.register("Tile", registry.STRUCTURED,  # Python ints: int32 multiples would wrap numpy's shape product
+                  numpy=lambda x, m, op=None: np.tile(x, [int(k) for k in m]),
                   attrs={"multiples": "list(int)", "T": "type", "Tmultiples": "type"}, check=checks.tile)
 
 

@@ -2,8 +2,10 @@
 
 #include <dlfcn.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -64,11 +66,22 @@ static py::dtype numpy_dtype(int32_t dtype) {
   }
 }
 
+// Physical memory: no buffer larger than this can ever be filled (with overcommit, malloc could still
+// succeed and the process would be killed while writing it), so such requests fail at once.
+static size_t host_memory_bytes() {
+  static const size_t bytes = [] {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : SIZE_MAX;
+  }();
+  return bytes;
+}
+
 // Large buffers go on 2 MB boundaries with transparent huge pages asked for (as numpy does): a fresh
 // 40 MB output then costs 20 page faults instead of ~10,000.
 static void* aligned_alloc_buffer(size_t nbytes) {
   const size_t huge = size_t(1) << 21;
   void* data = nullptr;
+  if (nbytes > host_memory_bytes()) return nullptr;
   if (nbytes >= 2 * huge) {
     if (posix_memalign(&data, huge, nbytes) != 0) return nullptr;
 #ifdef MADV_HUGEPAGE
@@ -80,9 +93,12 @@ static void* aligned_alloc_buffer(size_t nbytes) {
   return data;
 }
 
-static size_t shape_size(int32_t ndim, const int64_t* shape) {
-  size_t n = 1;
-  for (int i = 0; i < ndim; ++i) n *= static_cast<size_t>(shape[i]);
+// Bytes of a C-contiguous array; SIZE_MAX (never allocatable) for a negative dim or an overflow.
+static size_t byte_size(int32_t ndim, const int64_t* shape, size_t itemsize) {
+  size_t n = itemsize;
+  for (int i = 0; i < ndim; ++i) {
+    if (shape[i] < 0 || __builtin_mul_overflow(n, static_cast<size_t>(shape[i]), &n)) return SIZE_MAX;
+  }
   return n;
 }
 
@@ -101,8 +117,7 @@ void* CallState::alloc_output(int32_t index, int32_t dtype, int32_t ndim, const 
   std::memcpy(slot.shape, shape, sizeof(int64_t) * ndim);
   if (same) return slot.data;
   slot.reused = false;
-  size_t nbytes = shape_size(ndim, shape) * dtype_itemsize(dtype);
-  slot.data = aligned_alloc_buffer(nbytes);
+  slot.data = aligned_alloc_buffer(byte_size(ndim, shape, dtype_itemsize(dtype)));
   return slot.data;
 }
 
@@ -175,6 +190,23 @@ void Kernel::set_locks(const py::list& locks) {
   lock_owners_ = locks;
 }
 
+// Raises KernelError(code, i, message): feeds are the first arguments and the first nodes, so Python
+// names the placeholder that argument i came from.
+[[noreturn]] static void throw_argument_error(size_t i, int32_t code, const std::string& message) {
+  py::object err = py::module_::import("pygraph._runtime").attr("KernelError");
+  PyErr_SetObject(err.ptr(), py::make_tuple(code, static_cast<int32_t>(i), message).ptr());
+  throw py::error_already_set();
+}
+
+static std::string non_contiguous_oom(py::handle h, const std::vector<int64_t>& dims) {
+  std::string shape = "[";
+  for (size_t d = 0; d < dims.size(); ++d) shape += (d ? "," : "") + std::to_string(dims[d]);
+  return "OOM when copying a non-contiguous value of shape" + shape + "] and type " +
+         py::str(py::reinterpret_borrow<py::array>(h).dtype()).cast<std::string>() +
+         " into contiguous memory (a strided or broadcast view, e.g. from np.broadcast_to, is copied before "
+         "the run; this one does not fit in memory)";
+}
+
 py::tuple Kernel::call(const py::list& args) {
   size_t nargs = args.size();
   std::vector<pg_tensor> tensors(nargs);
@@ -183,13 +215,16 @@ py::tuple Kernel::call(const py::list& args) {
     py::handle h = args[i];
     if (!py::isinstance<py::array>(h)) throw py::type_error("kernel argument " + std::to_string(i) + " is not an ndarray");
     auto arr = py::reinterpret_borrow<py::array>(h);
-    if (!(arr.flags() & py::array::c_style)) {
-      arr = py::array::ensure(h, py::array::c_style);
-      if (!arr) throw py::error_already_set();
+    if (arr.ndim() > PG_MAX_RANK)
+      throw py::value_error("kernel argument " + std::to_string(i) + " has rank above " +
+                            std::to_string(PG_MAX_RANK));
+    if (!(arr.flags() & py::array::c_style)) {  // a strided view (transposed, sliced, broadcast): copy it
+      std::vector<int64_t> dims(arr.shape(), arr.shape() + arr.ndim());
+      bool fits = byte_size(static_cast<int32_t>(arr.ndim()), dims.data(), arr.itemsize()) <= host_memory_bytes();
+      if (fits) arr = py::array::ensure(h, py::array::c_style);  // NULL (error cleared) when out of memory
+      if (!fits || !arr) throw_argument_error(i, PG_RESOURCE_EXHAUSTED, non_contiguous_oom(h, dims));
       copies.push_back(arr);
     }
-    if (arr.ndim() > PG_MAX_RANK)
-      throw py::value_error("kernel argument " + std::to_string(i) + " has rank above 8");
     pg_tensor& t = tensors[i];
     t.dtype = dtype_from_numpy(arr.dtype());
     if (!t.dtype) throw py::type_error("kernel argument " + std::to_string(i) + " has an unsupported dtype");
