@@ -1,7 +1,6 @@
 #include "kernel.h"
 
 #include <dlfcn.h>
-#include <sys/mman.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -34,15 +33,6 @@ Module::~Module() {
   if (handle_) dlclose(handle_);
 }
 
-size_t dtype_itemsize(int32_t dtype) {
-  switch (dtype) {
-    case PG_FLOAT32: case PG_INT32: return 4;
-    case PG_FLOAT64: case PG_INT64: return 8;
-    case PG_BOOL: return 1;
-    default: return 0;
-  }
-}
-
 static int32_t dtype_from_numpy(const py::dtype& dt) {
   char kind = dt.kind();
   py::ssize_t size = dt.itemsize();
@@ -63,87 +53,10 @@ static py::dtype numpy_dtype(int32_t dtype) {
   }
 }
 
-// Large buffers go on 2 MB boundaries with transparent huge pages asked for (as numpy does): a fresh
-// 40 MB output then costs 20 page faults instead of ~10,000.
-static void* aligned_alloc_buffer(size_t nbytes) {
-  const size_t huge = size_t(1) << 21;
-  void* data = nullptr;
-  if (nbytes >= 2 * huge) {
-    if (posix_memalign(&data, huge, nbytes) != 0) return nullptr;
-#ifdef MADV_HUGEPAGE
-    madvise(data, nbytes, MADV_HUGEPAGE);
-#endif
-    return data;
-  }
-  if (posix_memalign(&data, 64, nbytes ? nbytes : 64) != 0) return nullptr;
-  return data;
-}
-
-static size_t shape_size(int32_t ndim, const int64_t* shape) {
-  size_t n = 1;
-  for (int i = 0; i < ndim; ++i) n *= static_cast<size_t>(shape[i]);
-  return n;
-}
-
 Kernel::Kernel(std::shared_ptr<Module> module, int num_outputs)
-    : module_(std::move(module)), num_outputs_(num_outputs), slots_(num_outputs), cached_(num_outputs) {}
-
-Kernel::~Kernel() {
-  for (auto& s : scratch_) std::free(s.data);
-}
-
-void* Kernel::alloc_output(int32_t index, int32_t dtype, int32_t ndim, const int64_t* shape) {
-  if (index < 0 || index >= num_outputs_ || ndim > PG_MAX_RANK) return nullptr;
-  OutputSlot& slot = slots_[index];
-  if (slot.data && !slot.reused) std::free(slot.data);  // allocated twice in one call: keep the last
-  bool same = slot.reused && slot.dtype == dtype && slot.ndim == ndim &&
-              std::memcmp(slot.shape, shape, sizeof(int64_t) * ndim) == 0;
-  slot.dtype = dtype;
-  slot.ndim = ndim;
-  std::memcpy(slot.shape, shape, sizeof(int64_t) * ndim);
-  if (same) return slot.data;
-  slot.reused = false;
-  size_t nbytes = shape_size(ndim, shape) * dtype_itemsize(dtype);
-  slot.data = aligned_alloc_buffer(nbytes);
-  return slot.data;
-}
-
-void* Kernel::scratch(int32_t index, size_t nbytes) {
-  if (index < 0) return nullptr;
-  if (static_cast<size_t>(index) >= scratch_.size()) scratch_.resize(index + 1);
-  ScratchSlot& s = scratch_[index];
-  if (s.capacity < nbytes || !s.data) {
-    std::free(s.data);
-    s.data = nullptr;
-    s.capacity = 0;
-    s.data = aligned_alloc_buffer(nbytes);
-    if (!s.data) return nullptr;
-    s.capacity = nbytes;
-  }
-  return s.data;
-}
-
-int32_t Kernel::fail(int32_t code, int32_t node, const char* message) {
-  if (error_node_ < 0 && error_message_.empty()) {  // the first error wins
-    error_node_ = node;
-    error_message_ = message ? message : "";
-  }
-  return code;
-}
+    : module_(std::move(module)), num_outputs_(num_outputs), state_(num_outputs), cached_(num_outputs) {}
 
 namespace {
-void* cb_alloc_output(pg_ctx* ctx, int32_t index, int32_t dtype, int32_t ndim, const int64_t* shape) {
-  return static_cast<Kernel*>(ctx->host)->alloc_output(index, dtype, ndim, shape);
-}
-void* cb_scratch(pg_ctx* ctx, int32_t slot, size_t nbytes) {
-  return static_cast<Kernel*>(ctx->host)->scratch(slot, nbytes);
-}
-void cb_parallel_for(pg_ctx*, int64_t n, int64_t grain, pg_range_fn fn, void* closure) {
-  global_pool().parallel_for(n, grain, fn, closure);
-}
-int32_t cb_fail(pg_ctx* ctx, int32_t code, int32_t node, const char* message) {
-  return static_cast<Kernel*>(ctx->host)->fail(code, node, message);
-}
 void free_capsule(void* p) { std::free(p); }
 }  // namespace
 
@@ -171,8 +84,9 @@ py::tuple Kernel::call(const py::list& args) {
   }
 
   std::lock_guard<std::mutex> lock(mu_);
+  std::vector<OutputSlot>& slots = state_.slots();
   for (int i = 0; i < num_outputs_; ++i) {
-    OutputSlot& slot = slots_[i];
+    OutputSlot& slot = slots[i];
     slot = OutputSlot();
     py::object& prev = cached_[i];
     if (prev && Py_REFCNT(prev.ptr()) == 1) {  // only we hold it: write the new result into its memory
@@ -184,17 +98,10 @@ py::tuple Kernel::call(const py::list& args) {
       slot.reused = true;
     }
   }
-  error_node_ = -1;
-  error_message_.clear();
+  state_.clear_error();
 
   pg_ctx ctx;
-  ctx.abi_version = PG_ABI_VERSION;
-  ctx.num_threads = global_pool().size();
-  ctx.host = this;
-  ctx.alloc_output = cb_alloc_output;
-  ctx.scratch = cb_scratch;
-  ctx.parallel_for = cb_parallel_for;
-  ctx.fail = cb_fail;
+  state_.bind(&ctx, &global_pool());
   int32_t status;
   {
     py::gil_scoped_release release;
@@ -203,23 +110,22 @@ py::tuple Kernel::call(const py::list& args) {
 
   bool missing = false;
   for (int i = 0; i < num_outputs_; ++i)
-    if (!slots_[i].data) missing = true;
+    if (!slots[i].data) missing = true;
   if (status != PG_OK || missing) {
-    for (auto& slot : slots_)
-      if (slot.data && !slot.reused) std::free(slot.data);
+    state_.free_fresh_outputs();
     for (auto& c : cached_) c = py::object();
     if (status == PG_OK) {
       status = PG_INTERNAL;
-      error_message_ = "compiled module did not produce all its outputs (out of memory?)";
+      state_.error_message() = "compiled module did not produce all its outputs (out of memory?)";
     }
     py::object err = py::module_::import("pygraph._runtime").attr("KernelError");
-    PyErr_SetObject(err.ptr(), py::make_tuple(status, error_node_, error_message_).ptr());
+    PyErr_SetObject(err.ptr(), py::make_tuple(status, state_.error_node(), state_.error_message()).ptr());
     throw py::error_already_set();
   }
 
   py::tuple result(num_outputs_);
   for (int i = 0; i < num_outputs_; ++i) {
-    OutputSlot& slot = slots_[i];
+    OutputSlot& slot = slots[i];
     if (slot.reused) {
       result[i] = cached_[i];
       continue;
