@@ -28,6 +28,8 @@ def test_wheel_contains_codegen_templates_header_and_runtime(wheel):
     assert "pygraph/codegen/lower.py" in names
     assert "pygraph/codegen/templates/module.cc.j2" in names
     assert "pygraph/include/pygraph/abi.h" in names
+    assert "pygraph/host/host_services.cc" in names and "pygraph/host/thread_pool.h" in names  # for AOT
+    assert "pygraph/codegen/templates/aot/api.cc.j2" in names
     assert any(n.startswith("pygraph/_runtime") and n.endswith(".so") for n in names)
     assert not any(n.startswith("codegen/") for n in names)  # shipped under pygraph/ only
 
@@ -42,6 +44,8 @@ def test_installed_copy_loads_its_templates_and_runs(wheel, tmp_path):
         "assert pygraph_file.startswith(target), tf.__file__\n"
         "t = render.template('module.cc.j2')\n"
         "assert t.filename.startswith(target), t.filename\n"
+        "from pygraph.aot import artifact\n"
+        "assert all(str(p).startswith(target) for p in artifact.runtime_paths()), artifact.runtime_paths()\n"
         "A = tf.placeholder(tf.float32, (None, 3)); B = A * 2 + 1\n"
         "print(tf.Session().run(B, {A: np.ones((2, 3))}).tolist())\n"
     ).replace("pygraph_file", "tf.__file__").replace("target", repr(str(target)))
