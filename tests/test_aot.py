@@ -182,3 +182,61 @@ def test_golden_ctest_and_example(housing_artifact):
     assert proc.returncode == 0 and "100% tests passed" in proc.stdout, proc.stdout
     example = subprocess.run([str(build / "housing_example")], capture_output=True, text=True)
     assert example.returncode == 0 and example.stdout.startswith("predictions:0:"), example.stderr
+
+
+def test_instances_run_concurrently_in_threads(mlp_artifact):
+    """Each instance owns its state and thread pool: two instances driven from two threads at once (ctypes
+    releases the GIL) give Session.run's values."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    d, sess, X, logits = mlp_artifact
+    lib = ctypes.CDLL(str(d / "mlp" / "build" / "libmlp.so"))
+    lib.mlp_create.restype = ctypes.c_void_p
+    lib.mlp_run.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
+    lib.mlp_destroy.argtypes = [ctypes.c_void_p]
+    rng = np.random.default_rng(5)
+    inputs = [rng.standard_normal((7, 784)).astype(np.float32) for _ in range(2)]
+
+    def work(x):
+        m = lib.mlp_create(None)
+        outs = []
+        for _ in range(30):
+            y = np.empty((7, 10), np.float32)
+            assert lib.mlp_run(m, 7, x.ctypes.data, y.ctypes.data) == 0
+            outs.append(y)
+        lib.mlp_destroy(m)
+        return outs
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(work, inputs))
+    for x, outs in zip(inputs, results):
+        want = sess.run(logits, {X: x})
+        for y in outs:
+            np.testing.assert_array_equal(y, want)
+
+
+def test_portable_build_without_blas(tmp_path):
+    """The default -march is a portable baseline, and a program without matmul links no BLAS."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, (None, 5), name="x")
+        scale = tf.Variable(tf.constant([0.5, 1.0, 1.5, 2.0, 2.5]), name="scale")
+        y = tf.reduce_sum(tf.tanh(x * scale + 1.0), axis=1, name="y")
+        sess = tf.Session()
+        sess.run(tf.global_variables_initializer())
+        aot.compile(sess, [x], [y], tmp_path / "ew", name="ew")
+    build = aot.build(tmp_path / "ew")  # golden test within float32 rounding
+    needed = subprocess.run(["readelf", "-d", str(build / "libew.so")], capture_output=True, text=True).stdout
+    assert "openblas" not in needed and "libstdc++" in needed
+    flags = "".join(p.read_text() for p in build.rglob("flags.make"))
+    if "x86_64" in subprocess.run(["uname", "-m"], capture_output=True, text=True).stdout:
+        assert "-march=x86-64-v2" in flags and "native" not in flags
+    lib = ctypes.CDLL(str(build / "libew.so"))
+    lib.ew_create.restype = ctypes.c_void_p
+    lib.ew_run.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
+    m = lib.ew_create(None)
+    xs = np.linspace(-2, 2, 20, dtype=np.float32).reshape(4, 5)
+    out = np.empty(4, np.float32)
+    assert lib.ew_run(m, 4, xs.ctypes.data, out.ctypes.data) == 0
+    want = np.tanh(xs.astype(np.float64) * [0.5, 1.0, 1.5, 2.0, 2.5] + 1.0).sum(axis=1)
+    np.testing.assert_allclose(out, want, rtol=1e-5)
