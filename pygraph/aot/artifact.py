@@ -97,11 +97,13 @@ def _array(var, arr, dtype, const=True):
     return {"var": var, "ctype": CTYPES[dtype], "size": max(1, flat.size), "init": values, "const": const}
 
 
-def write(exp, golden, out_dir, name, weights="embed", march="portable"):
+def write(exp, golden, out_dir, name, weights="embed", march="portable", blas="openblas"):
     """exp: frontend.Exported; golden: (feed arrays, result arrays, variables after the run or None)."""
     check_name(name)
     if weights not in ("embed", "file"):
         raise AotError(f"--weights must be embed or file, not {weights!r}")
+    if blas not in ("openblas", "builtin"):
+        raise AotError(f"--blas must be openblas or builtin, not {blas!r}")
     out = Path(out_dir).absolute()
     if out.exists() and not (out / MARKER).is_file() and (not out.is_dir() or any(out.iterdir())):
         raise AotError(f"output {out} exists and is not a pygraph artifact; remove it or choose another -o")
@@ -112,7 +114,7 @@ def write(exp, golden, out_dir, name, weights="embed", march="portable"):
     os.umask(umask)
     try:
         os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the artifact is an ordinary directory
-        _write_files(tmp, exp, golden, name, weights, march, inc, host)
+        _write_files(tmp, exp, golden, name, weights, march, blas, inc, host)
         _replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -130,7 +132,7 @@ def _replace_dir(tmp, out):
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _write_files(d, exp, golden, name, weights, march, inc, host):
+def _write_files(d, exp, golden, name, weights, march, blas, inc, host):
     env = render.environment()
     n, N = name, name.upper()
     offsets, blob = weights_layout(exp.state)
@@ -155,7 +157,7 @@ def _write_files(d, exp, golden, name, weights, march, inc, host):
             node_names=[_cstr(s) for s in exp.node_names], weights_size=len(blob), weights_checksum=checksum),
         f"{n}_kernels.cc": exp.source,
         "CMakeLists.txt": env.get_template("aot/CMakeLists.txt.j2").render(
-            **common, blas="openblas" in exp.libs, march=march),
+            **common, blas=blas if "openblas" in exp.libs else "", march=march),
         f"cmake/{n}Config.cmake.in": env.get_template("aot/config.cmake.in.j2").render(**common),
         "main.c": env.get_template("aot/main.c.j2").render(**common, batch=2),
         "golden_test.c": _golden(env, common, exp, golden, variables),
@@ -172,12 +174,14 @@ def _write_files(d, exp, golden, name, weights, march, inc, host):
     (d / "host").mkdir()
     for f in ("host_services.h", "host_services.cc", "thread_pool.h", "thread_pool.cc"):
         shutil.copyfile(host / f, d / "host" / f)
+    if "openblas" in exp.libs:
+        (d / "host" / "builtin_blas.cc").write_text(env.loader.get_source(env, "aot/builtin_blas.cc")[0])
     manifest = {
         "name": n, "weights": weights, "weights_size": len(blob), "weights_crc32c": checksum,
         "feeds": [t.__dict__ for t in exp.feeds], "results": [t.__dict__ for t in exp.results],
         "state": [{"kind": kind, "name": info.name, "dtype": info.dtype, "shape": list(arr.shape), "offset": off,
                    "nbytes": arr.nbytes} for (_, kind, info, arr), off in zip(exp.state, offsets)],
-        "trains": exp.trains, "libs": list(exp.libs),
+        "trains": exp.trains, "libs": list(exp.libs), "blas": blas if "openblas" in exp.libs else None,
     }
     (d / MARKER).write_text(json.dumps(manifest, indent=1) + "\n")
 

@@ -31,6 +31,8 @@ def parser():
                    help="weights inside the library (default) or in NAME.weights, checked by size and CRC-32C")
     p.add_argument("--march", default="portable",
                    help="portable (default: x86-64-v2 / armv8-a), native, or any -march value")
+    p.add_argument("--blas", choices=("openblas", "builtin"), default="openblas",
+                   help="for programs with matmul: link scipy-openblas32 (default), or compile plain loops instead")
     p.add_argument("--build", action="store_true", help="also configure, build and run the golden test with CMake")
     p.add_argument("--cxx", help="C++ compiler for --build (e.g. a cross compiler)")
     p.add_argument("--cxxflags", default="", help="extra compiler flags for --build")
@@ -50,7 +52,8 @@ def main(argv=None):
     try:
         feeds = [parse_feed(f) for f in args.feed]
         out = compiler.compile_checkpoint(args.checkpoint, feeds, args.fetch, args.output, name=args.name,
-                                          meta=args.meta, weights=args.weights, march=args.march)
+                                          meta=args.meta, weights=args.weights, march=args.march,
+                                          blas=args.blas)
     except AotError as e:
         print(f"pygraph-compile: error: {e}", file=sys.stderr)
         return 2

@@ -51,7 +51,8 @@ def _golden(exp):
     return feed_values, results, variables
 
 
-def compile(sess, feeds, fetches, out_dir, name="model", weights="embed", march="portable", _own_graph=False):
+def compile(sess, feeds, fetches, out_dir, name="model", weights="embed", march="portable", blas="openblas",
+            _own_graph=False):
     """Writes the artifact for `fetches` given `feeds` (tensors, names or FeedSpecs) from the live session `sess`
     into `out_dir`; returns its path. Raises AotError on bad input, leaving no output behind."""
     artifact.check_name(name)
@@ -60,7 +61,7 @@ def compile(sess, feeds, fetches, out_dir, name="model", weights="embed", march=
         golden = _golden(exp)
     except errors.OpError as e:
         raise AotError(f"running the program for its golden values failed: {str(e).splitlines()[0]}") from None
-    return artifact.write(exp, golden, out_dir, name, weights=weights, march=march)
+    return artifact.write(exp, golden, out_dir, name, weights=weights, march=march, blas=blas)
 
 
 def compile_checkpoint(prefix, feeds, fetches, out_dir, name="model", meta=None, **kwargs):
@@ -114,7 +115,7 @@ def build(out_dir, build_dir=None, cxx=None, cxxflags="", test=True, jobs=2):
             f"-D{name.upper()}_CXXFLAGS={cxxflags}"]
     if cxx:
         args.append(f"-DCMAKE_CXX_COMPILER={cxx}")
-    if "openblas" in manifest["libs"]:
+    if manifest.get("blas") == "openblas":
         import scipy_openblas32
 
         args.append(f"-D{name.upper()}_BLAS_DIR={scipy_openblas32.get_lib_dir()}")
