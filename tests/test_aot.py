@@ -273,3 +273,21 @@ def test_builtin_blas_build_covers_every_blas_and_lapack_call(tmp_path):
         assert lib.la_run(m, batch, xs.ctypes.data, *[g_.ctypes.data for g_ in got]) == 0
         for a, b in zip(got, want):
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+CROSS_CXX = shutil.which("aarch64-linux-gnu-g++")
+
+
+@pytest.mark.skipif(CROSS_CXX is None, reason="the aarch64 cross compiler (g++-aarch64-linux-gnu) is not installed")
+def test_cross_build_for_aarch64(tmp_path):
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, (None, 3), name="x")
+        y = tf.nn.relu(tf.matmul(x, tf.constant(np.ones((3, 2), np.float32))), name="y")
+        aot.compile(tf.Session(), [x], [y], tmp_path / "arm", name="arm", blas="builtin")
+    build = aot.build(tmp_path / "arm", cxx=CROSS_CXX)
+    for f in (build / "libarm.so", build / "arm_example", build / "arm_golden"):
+        header = subprocess.run(["readelf", "-h", str(f)], capture_output=True, text=True).stdout
+        assert "AArch64" in header, header
+    flags = "".join(p.read_text() for p in build.rglob("flags.make"))
+    assert "-march=armv8-a" in flags

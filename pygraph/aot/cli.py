@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 from .frontend import AotError, parse_feed
 
@@ -61,9 +62,14 @@ def main(argv=None):
     if args.build:
         try:
             bdir = compiler.build(out, cxx=args.cxx, cxxflags=args.cxxflags)
+        except AotError as e:
+            print(f"pygraph-compile: error: {e}", file=sys.stderr)
+            return 2
         except subprocess.CalledProcessError as e:
             tail = (e.stdout or "")[-2000:] + (e.stderr or "")[-2000:]
             print(f"pygraph-compile: build failed: {' '.join(map(str, e.cmd))}\n{tail}", file=sys.stderr)
             return 1
-        print(f"pygraph-compile: built {bdir} (golden test passed)")
+        crossed = not (Path(bdir) / "Testing").exists()
+        print(f"pygraph-compile: built {bdir}" + (" (cross build: golden test not run)" if crossed else
+                                                   " (golden test passed)"))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -103,8 +104,28 @@ def _cmake():
     return found
 
 
+def _c_compiler_for(cxx):
+    """The C compiler beside a C++ one (main.c and the golden test are C): g++ -> gcc, clang++ -> clang."""
+    for cpp, c in (("clang++", "clang"), ("g++", "gcc"), ("c++", "cc")):
+        if cxx.endswith(cpp):
+            found = shutil.which(cxx[: -len(cpp)] + c)
+            if found:
+                return found
+    return None
+
+
+def _target_arch(cxx):
+    """The CPU a compiler generates code for (its -dumpmachine triple's first part), or None."""
+    try:
+        triple = subprocess.run([cxx, "-dumpmachine"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except OSError:
+        raise AotError(f"C++ compiler {cxx!r} not found") from None
+    return triple.split("-")[0] or None
+
+
 def build(out_dir, build_dir=None, cxx=None, cxxflags="", test=True, jobs=2):
     """Configures, builds and (by default) runs the golden test of an artifact; returns the build directory.
+    With a cross compiler (`cxx` targets another CPU) CMake cross-compiles and the golden test is not run.
     Raises subprocess.CalledProcessError with the tool's output when a step fails."""
     out = Path(out_dir).absolute()
     manifest = json.loads((out / artifact.MARKER).read_text())
@@ -113,14 +134,25 @@ def build(out_dir, build_dir=None, cxx=None, cxxflags="", test=True, jobs=2):
     cmake = _cmake()
     args = [cmake, "-S", str(out), "-B", str(bdir), "-DCMAKE_BUILD_TYPE=Release",
             f"-D{name.upper()}_CXXFLAGS={cxxflags}"]
+    cross = False
     if cxx:
         args.append(f"-DCMAKE_CXX_COMPILER={cxx}")
+        cc = _c_compiler_for(cxx)
+        if cc:
+            args.append(f"-DCMAKE_C_COMPILER={cc}")
+        arch = _target_arch(cxx)
+        if arch and arch != platform.machine():
+            cross = True
+            args += ["-DCMAKE_SYSTEM_NAME=Linux", f"-DCMAKE_SYSTEM_PROCESSOR={arch}"]
+            if manifest.get("blas") == "openblas":
+                raise AotError(f"cross-compiling for {arch}: scipy-openblas32 is this machine's library; compile "
+                               "with --blas builtin")
     if manifest.get("blas") == "openblas":
         import scipy_openblas32
 
         args.append(f"-D{name.upper()}_BLAS_DIR={scipy_openblas32.get_lib_dir()}")
     steps = [args, [cmake, "--build", str(bdir), "-j", str(jobs)]]
-    if test:
+    if test and not cross:
         ctest = str(Path(cmake).with_name("ctest"))
         steps.append([ctest if os.path.exists(ctest) else "ctest", "--test-dir", str(bdir), "--output-on-failure"])
     for cmd in steps:
