@@ -129,6 +129,9 @@ def test_libraries_and_programs_need_no_python(housing_artifact, mlp_artifact, c
         libs = subprocess.run(["ldd", str(f)], capture_output=True, text=True).stdout
         resolved = [line.split("=>")[0].strip() for line in libs.splitlines()]
         assert "not found" not in libs and not any("python" in r for r in resolved), libs
+    exported = subprocess.run(["nm", "-D", "--defined-only", str(files[0])], capture_output=True, text=True).stdout
+    names = sorted(line.split()[-1] for line in exported.splitlines() if line.strip())
+    assert names == sorted(f"housing_{f}" for f in aot.artifact.API_FUNCTIONS), names  # the C API only
     # BLAS only where there is a matmul: both models have one, and name scipy-openblas
     assert "libscipy_openblas" in subprocess.run(["readelf", "-d", str(files[1])], capture_output=True,
                                                  text=True).stdout

@@ -159,6 +159,7 @@ def _write_files(d, exp, golden, name, weights, march, blas, inc, host):
         "CMakeLists.txt": env.get_template("aot/CMakeLists.txt.j2").render(
             **common, blas=blas if "openblas" in exp.libs else "", march=march),
         f"cmake/{n}Config.cmake.in": env.get_template("aot/config.cmake.in.j2").render(**common),
+        f"cmake/{n}.map": _version_script(n),
         "main.c": env.get_template("aot/main.c.j2").render(**common, batch=2),
         "golden_test.c": _golden(env, common, exp, golden, variables),
     }
@@ -184,6 +185,17 @@ def _write_files(d, exp, golden, name, weights, march, blas, inc, host):
         "trains": exp.trains, "libs": list(exp.libs), "blas": blas if "openblas" in exp.libs else None,
     }
     (d / MARKER).write_text(json.dumps(manifest, indent=1) + "\n")
+
+
+API_FUNCTIONS = ("create", "destroy", "error", "run", "num_args", "arg_name", "arg_dtype", "arg_rank", "arg_shape",
+                 "num_results", "result_name", "result_dtype", "result_rank", "result_shape", "num_variables",
+                 "variable_name", "variable_dtype", "variable_rank", "variable_shape", "variable_nbytes",
+                 "variable_data", "save_variables")
+
+
+def _version_script(n):
+    names = "".join(f"    {n}_{f};\n" for f in API_FUNCTIONS)
+    return f"/* symbols lib{n}.so exports: its C API (see {n}.h) */\n{{\n  global:\n{names}  local: *;\n}};\n"
 
 
 def _weights_source(n, blob):
