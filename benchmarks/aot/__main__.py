@@ -4,7 +4,8 @@
 
 - 784-300-100-10 MLP inference, batch 1 and 256: mlp_run called from a small C timing loop (bench_mlp.c,
   static library, portable and native -march) beside pygraph's in-process make_callable; per call, the
-  lowest of three medians (the machine is shared). TF1 and ONNX Runtime are not installed here: not measured.
+  lowest of three medians (the machine is shared); ONNX Runtime on the same weights when --peers-python
+  has onnx and onnxruntime (ort_mlp.py builds the model with onnx's helpers). TF1 is not measured.
 - library size without weights (--weights=file build) and with them embedded;
 - process start to first result of the example program (median of 20 runs);
 - pygraph-compile wall time from a Saver checkpoint, cold (empty module cache) and warm, and the CMake build.
@@ -61,7 +62,7 @@ def median_us(fn, reps, rounds=3):
     return min(medians) * 1e6
 
 
-def c_bench(artifact, work, march, reps):
+def c_bench(artifact, work, march, reps, threads):
     import scipy_openblas32
 
     import pygraph.aot as aot
@@ -74,16 +75,51 @@ def c_bench(artifact, work, march, reps):
                     "-lpthread", "-lm", "-o", str(exe)], check=True)
     out = {}
     for batch in (1, 256):
-        runs = [subprocess.run([str(exe), str(batch), str(reps)], capture_output=True, text=True, check=True).stdout
-                for _ in range(3)]
+        runs = [subprocess.run([str(exe), str(batch), str(reps), str(threads)], capture_output=True, text=True,
+                               check=True).stdout for _ in range(3)]
         out[batch] = min(float(line.split()[0]) for line in runs)  # lowest of three medians, as median_us
     return out, build
+
+
+def ort_rows(sess, X, logits, work, args):
+    """ONNX Runtime on the same weights, in the peers' Python (its own process: no second numpy here)."""
+    if not Path(args.peers_python).exists():
+        return [("MLP: ONNX Runtime", f"not measured ({args.peers_python} absent; make bench-peers)")]
+    graph = sess.graph
+    names = ("hidden1/kernel", "hidden1/bias", "hidden2/kernel", "hidden2/bias", "outputs/kernel", "outputs/bias")
+    values = sess.run([graph.get_tensor_by_name(n + ":0") for n in names])
+    x_check = np.random.default_rng(9).standard_normal((5, 784)).astype(np.float32)
+    npz = work / "mlp.npz"
+    np.savez(npz, x_check=x_check, y_check=sess.run(logits, {X: x_check}), **dict(zip(names, values)))
+    threads = args.threads
+    out = subprocess.run([args.peers_python, str(HERE / "ort_mlp.py"), str(npz), str(args.reps), str(threads)],
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    check = float(out[0].split()[1])
+    if check > 1e-4:
+        raise RuntimeError(f"ONNX Runtime's logits differ from pygraph's by {check}: not the same model")
+    rows = []
+    for line in out[1:]:
+        if line.strip():
+            batch, us = line.split()
+            rows.append((f"MLP batch {batch}: ONNX Runtime {_ort_version(args)} ({threads} threads)",
+                         f"{float(us):.1f} us"))
+    return rows
+
+
+def _ort_version(args):
+    return subprocess.run([args.peers_python, "-c", "import onnxruntime; print(onnxruntime.__version__)"],
+                          capture_output=True, text=True).stdout.strip()
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--reps", type=int, default=2000)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="threads for every contender (PYGRAPH_NUM_THREADS, the instance's pool, ONNX Runtime)")
+    p.add_argument("--peers-python", default=str(HERE.parents[1] / ".venv-peers" / "bin" / "python"),
+                   help="a Python with onnx and onnxruntime (make bench-peers); skipped when absent")
     args = p.parse_args()
+    os.environ["PYGRAPH_NUM_THREADS"] = str(args.threads)  # read when pygraph plans its first program
     import pygraph.aot as aot
 
     work = Path(tempfile.mkdtemp(prefix="pygraph-aot-bench-"))
@@ -95,12 +131,13 @@ def main():
         for batch in (1, 256):
             x = rng.standard_normal((batch, 784)).astype(np.float32)
             us = median_us(lambda x=x: call(x), args.reps)
-            rows.append((f"MLP batch {batch}: make_callable (in process)", f"{us:.1f} us"))
+            rows.append((f"MLP batch {batch}: make_callable (in process, {args.threads} threads)", f"{us:.1f} us"))
+        rows += ort_rows(sess, X, logits, work, args)
         for march in ("portable", "native"):
             art = aot.compile(sess, [X], [logits], work / f"mlp-{march}", name="mlp", march=march)
-            times, build = c_bench(art, work, march, args.reps)
+            times, build = c_bench(art, work, march, args.reps, args.threads)
             for batch, us in times.items():
-                rows.append((f"MLP batch {batch}: C mlp_run, -march {march}", f"{us:.1f} us"))
+                rows.append((f"MLP batch {batch}: C mlp_run, -march {march} ({args.threads} threads)", f"{us:.1f} us"))
         embedded = build / "libmlp.so"
         filed = aot.compile(sess, [X], [logits], work / "mlp-file", name="mlp", weights="file")
         fbuild = aot.build(filed, test=False)
@@ -131,6 +168,8 @@ def main():
         rows.append(("cmake configure + build of the artifact (2 jobs)", f"{time.perf_counter() - t0:.1f} s"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    rows.append(("load average (1 min) at the end", f"{load:.2f} on {os.cpu_count()} cores"))
     width = max(len(r[0]) for r in rows)
     print(f"| {'measure'.ljust(width)} | value |\n|{'-' * (width + 2)}|-------|")
     for name, value in rows:
