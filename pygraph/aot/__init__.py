@@ -7,7 +7,7 @@ The artifact holds the kernels Session.run compiles for the same fetches, pygrap
 (runtime/src/host_services.cc, shared with the Python bridge), the weights and a CMake build; see README.
 """
 
-from .compiler import build, compile, compile_checkpoint, variables_to_checkpoint
+from .compiler import build, compile, compile_checkpoint, compile_frozen, variables_to_checkpoint
 from .frontend import AotError
 
-__all__ = ["AotError", "build", "compile", "compile_checkpoint", "variables_to_checkpoint"]
+__all__ = ["AotError", "build", "compile", "compile_checkpoint", "compile_frozen", "variables_to_checkpoint"]

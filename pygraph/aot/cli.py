@@ -20,7 +20,8 @@ def parser():
                     "C API, a C++ class and a CMake package.",
         epilog="example: pygraph-compile model.ckpt --feed 'X:float32[?,8]' --fetch predictions --name housing "
                "-o build/housing --build")
-    p.add_argument("checkpoint", help="checkpoint prefix as Saver.save returns it (model.ckpt)")
+    p.add_argument("checkpoint", help="checkpoint prefix as Saver.save returns it (model.ckpt), or a frozen "
+                                      "TensorFlow GraphDef (model.pb)")
     p.add_argument("--meta", help="meta graph file (default: CHECKPOINT.meta)")
     p.add_argument("--feed", action="append", default=[], metavar="NAME[:DTYPE[SHAPE]]",
                    help="an input, e.g. X:float32[?,8] (? = given at run time as batch); repeat for several")
@@ -52,9 +53,12 @@ def main(argv=None):
 
     try:
         feeds = [parse_feed(f) for f in args.feed]
-        out = compiler.compile_checkpoint(args.checkpoint, feeds, args.fetch, args.output, name=args.name,
-                                          meta=args.meta, weights=args.weights, march=args.march,
-                                          blas=args.blas)
+        options = dict(name=args.name, weights=args.weights, march=args.march, blas=args.blas)
+        if args.checkpoint.endswith(".pb"):
+            out = compiler.compile_frozen(args.checkpoint, feeds, args.fetch, args.output, **options)
+        else:
+            out = compiler.compile_checkpoint(args.checkpoint, feeds, args.fetch, args.output, meta=args.meta,
+                                              **options)
     except AotError as e:
         print(f"pygraph-compile: error: {e}", file=sys.stderr)
         return 2

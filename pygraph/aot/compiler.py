@@ -89,6 +89,19 @@ def compile_checkpoint(prefix, feeds, fetches, out_dir, name="model", meta=None,
         return compile(sess, feeds, fetches, out_dir, name=name, _own_graph=True, **kwargs)
 
 
+def compile_frozen(path, feeds, fetches, out_dir, name="model", **kwargs):
+    """The command's path for a frozen TensorFlow GraphDef (.pb): constants in the graph, no checkpoint."""
+    import pygraph as tf
+
+    from . import frozen_graph
+
+    gd = frozen_graph.read_graph_def(path)
+    graph = tf.Graph()
+    frozen_graph.import_frozen(gd, [str(f) for f in fetches], graph)
+    with graph.as_default():
+        return compile(tf.Session(graph=graph), feeds, fetches, out_dir, name=name, _own_graph=True, **kwargs)
+
+
 def _cmake():
     try:
         import cmake
