@@ -1,5 +1,6 @@
-"""pygraph-compile on a frozen GraphDef that TensorFlow wrote (tests/fixtures/tf_frozen, made by
-make_tf_frozen_graph.py): the artifact gives TensorFlow's outputs."""
+"""pygraph-compile on files TensorFlow wrote: a frozen GraphDef (tests/fixtures/tf_frozen, made by
+make_tf_frozen_graph.py) and a TF1 Saver's .meta with its checkpoint (tests/fixtures/tf_meta,
+make_tf_meta_graph.py): the artifacts give TensorFlow's outputs."""
 
 import ctypes
 from pathlib import Path
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "tf_frozen"
+META = Path(__file__).resolve().parent / "fixtures" / "tf_meta"
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +45,22 @@ def test_bad_frozen_input(tmp_path):
     junk.write_bytes(b"\xff\xfe not a protobuf")
     status, _, err = aot_models.compile_command(junk, "--fetch", "y", "--name", "f", "-o", tmp_path / "out")
     assert status == 2 and "is not a TensorFlow GraphDef" in err and not (tmp_path / "out").exists()
+
+
+def test_tf_written_meta_graph_and_checkpoint(tmp_path):
+    status, _, err = aot_models.compile_command(META / "model.ckpt", "--feed", "X:float32[?,9]", "--fetch",
+                                                "predictions", "--name", "tfmeta", "-o", tmp_path / "a", "--build")
+    assert status == 0, err
+    want = np.load(META / "expected.npz")
+    lib = ctypes.CDLL(str(tmp_path / "a" / "build" / "libtfmeta.so"))
+    lib.tfmeta_create.restype = ctypes.c_void_p
+    lib.tfmeta_run.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
+    out = np.zeros((5, 1), np.float32)
+    assert lib.tfmeta_run(lib.tfmeta_create(None), 5, want["x"].ctypes.data, out.ctypes.data) == 0
+    np.testing.assert_allclose(out, want["predictions"], rtol=1e-5, atol=1e-6)
+    # TF's training op needs ops pygraph does not compile: all listed, nothing written
+    status, _, err = aot_models.compile_command(META / "model.ckpt", "--feed", "X:float32[?,9]", "--feed",
+                                                "y:float32[?,1]", "--fetch", "GradientDescent", "--name", "t",
+                                                "-o", tmp_path / "b")
+    assert status == 2 and "unsupported op types" in err and "ApplyGradientDescent" in err, err
+    assert not (tmp_path / "b").exists()

@@ -1,5 +1,6 @@
 """A frozen TensorFlow GraphDef (`.pb`, variables folded into constants, as TF's
-convert_variables_to_constants writes it) -> a pygraph graph. Each node goes through pygraph's own op
+convert_variables_to_constants writes it), or the graph of a TF-written `.meta` with its checkpoint's values
+for the variables -> a pygraph graph. Each node goes through pygraph's own op
 builders (so their attribute checks apply), and only the subgraph the fetches need is built: a frozen graph
 often keeps training leftovers that the artifact never runs."""
 
@@ -16,7 +17,7 @@ _BINARY = {"Add": "add", "AddV2": "add", "Sub": "subtract", "Mul": "multiply", "
 _UNARY = {"Relu": "nn.relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Exp": "exp", "Log": "log", "Sqrt": "sqrt",
           "Square": "square", "Neg": "negative", "Abs": "abs", "Identity": "identity", "Softmax": "nn.softmax"}
 _REDUCE = {"Sum": "reduce_sum", "Mean": "reduce_mean", "Max": "reduce_max", "Min": "reduce_min"}
-SUPPORTED = {"Const", "Placeholder", "MatMul", "BiasAdd", "Reshape", "Cast", *_BINARY, *_UNARY, *_REDUCE}
+SUPPORTED = {"Const", "Placeholder", "NoOp", "MatMul", "BiasAdd", "Reshape", "Cast", *_BINARY, *_UNARY, *_REDUCE}
 
 
 def _fn(tf, dotted):
@@ -58,9 +59,11 @@ def read_graph_def(path):
     return gd
 
 
-def import_frozen(gd, fetch_names, graph):
+def import_frozen(gd, fetch_names, graph, variable_value=None):
     """Builds the nodes `fetch_names` (op or tensor names) need into `graph` (the default graph while
-    building); raises AotError listing every unsupported op type and its nodes."""
+    building); raises AotError listing every unsupported op type and its nodes. With `variable_value`
+    (op name -> ndarray, e.g. from a checkpoint), VariableV2 nodes become variables holding those values;
+    returns {node name: outputs} and the variables made."""
     import pygraph as tf
 
     nodes = {n.name: n for n in gd.node}
@@ -79,26 +82,39 @@ def import_frozen(gd, fetch_names, graph):
             continue
         seen.add(name)
         stack.append((name, True))
-        for i in nodes[name].input:
-            src = _source(i)
-            if src is not None:
-                if src[0] not in nodes:
-                    raise AotError(f"node '{name}' reads '{i}', which the graph lacks")
-                stack.append((src[0], False))
+        for i in nodes[name].input:  # data and control inputs (^op): TF runs both
+            src = i[1:] if i.startswith("^") else _source(i)[0]
+            if src not in nodes:
+                raise AotError(f"node '{name}' reads '{i}', which the graph lacks")
+            stack.append((src, False))
+    supported = SUPPORTED | ({"VariableV2"} if variable_value else set())
     bad = {}
     for name in order:
-        if nodes[name].op not in SUPPORTED:
+        if nodes[name].op not in supported:
             bad.setdefault(nodes[name].op, []).append(name)
     if bad:
-        raise AotError("unsupported op types in the frozen graph: " + "; ".join(
+        raise AotError("unsupported op types in the TensorFlow graph: " + "; ".join(
             f"{t} used by " + ", ".join(f"'{n}'" for n in names[:3]) for t, names in sorted(bad.items())))
-    made = {}
+    made, ops, variables = {}, {}, []
     with graph.as_default():
         for name in order:
             node = nodes[name]
+            if node.op == "VariableV2":
+                value = variable_value(name)
+                var = tf.Variable(value.astype(_dtype(node, "dtype")), name=name)
+                variables.append(var)
+                made[name], ops[name] = [var.op.outputs[0]], var.op
+                continue
             ins = [made[s[0]][s[1]] for s in map(_source, node.input) if s is not None]
-            made[name] = _build(tf, node, ins, nodes)
-    return made
+            controls = [ops[i[1:]] for i in node.input if i.startswith("^")]
+            with tf.control_dependencies(controls):
+                if node.op == "NoOp":
+                    op = tf.no_op(name=name)
+                    made[name], ops[name] = [], op
+                    continue
+                made[name] = _build(tf, node, ins, nodes)
+            ops[name] = made[name][0].op
+    return made, variables
 
 
 def _const_value(nodes, tensor_name, user):
