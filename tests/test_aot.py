@@ -4,6 +4,7 @@ C++ programs build and run with no Python; their outputs equal Session.run's bit
 -march=native, as Session.run compiles), at batch sizes 1, 7 and 1000 from one artifact."""
 
 import ctypes
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -218,8 +219,7 @@ def test_instances_run_concurrently_in_threads(mlp_artifact):
             np.testing.assert_array_equal(y, want)
 
 
-def test_portable_build_without_blas(tmp_path):
-    """The default -march is a portable baseline, and a program without matmul links no BLAS."""
+def test_a_program_without_matmul_links_no_blas(tmp_path):
     graph = tf.Graph()
     with graph.as_default():
         x = tf.placeholder(tf.float32, (None, 5), name="x")
@@ -227,27 +227,17 @@ def test_portable_build_without_blas(tmp_path):
         y = tf.reduce_sum(tf.tanh(x * scale + 1.0), axis=1, name="y")
         sess = tf.Session()
         sess.run(tf.global_variables_initializer())
-        aot.compile(sess, [x], [y], tmp_path / "ew", name="ew")
-    build = aot.build(tmp_path / "ew")  # golden test within float32 rounding
-    needed = subprocess.run(["readelf", "-d", str(build / "libew.so")], capture_output=True, text=True).stdout
-    assert "openblas" not in needed and "libstdc++" in needed
-    flags = "".join(p.read_text() for p in build.rglob("flags.make"))
-    if "x86_64" in subprocess.run(["uname", "-m"], capture_output=True, text=True).stdout:
-        assert "-march=x86-64-v2" in flags and "native" not in flags
-    lib = ctypes.CDLL(str(build / "libew.so"))
-    lib.ew_create.restype = ctypes.c_void_p
-    lib.ew_run.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
-    m = lib.ew_create(None)
-    xs = np.linspace(-2, 2, 20, dtype=np.float32).reshape(4, 5)
-    out = np.empty(4, np.float32)
-    assert lib.ew_run(m, 4, xs.ctypes.data, out.ctypes.data) == 0
-    want = np.tanh(xs.astype(np.float64) * [0.5, 1.0, 1.5, 2.0, 2.5] + 1.0).sum(axis=1)
-    np.testing.assert_allclose(out, want, rtol=1e-5)
+        out = aot.compile(sess, [x], [y], tmp_path / "ew", name="ew")
+    cmake = (out / "CMakeLists.txt").read_text()
+    assert "BLAS" not in cmake and "openblas" not in cmake.lower()
+    assert not (out / "host" / "builtin_blas.cc").exists()
+    assert json.loads((out / aot.artifact.MARKER).read_text())["libs"] == []
 
 
 def test_builtin_blas_build_covers_every_blas_and_lapack_call(tmp_path):
-    """--blas builtin: no OpenBLAS linked; gemm in each transpose combination, gemv (a batch of 1), syrk (X^T X)
-    and the LU solve behind matrix_inverse agree with numpy in float64."""
+    """--blas builtin, default (portable) -march: no OpenBLAS linked; gemm in each transpose combination, gemv
+    (a batch of 1), syrk (X^T X) and the LU solve behind matrix_inverse agree with numpy in float64; the golden
+    test passes within float32 rounding."""
     rng = np.random.default_rng(4)
     w, w2 = rng.standard_normal((6, 4)), rng.standard_normal((4, 6))
     graph = tf.Graph()
@@ -263,6 +253,9 @@ def test_builtin_blas_build_covers_every_blas_and_lapack_call(tmp_path):
     build = aot.build(tmp_path / "la")
     assert "openblas" not in subprocess.run(["readelf", "-d", str(build / "libla.so")], capture_output=True,
                                             text=True).stdout
+    flags = "".join(p.read_text() for p in build.rglob("flags.make"))
+    if "x86_64" in subprocess.run(["uname", "-m"], capture_output=True, text=True).stdout:
+        assert "-march=x86-64-v2" in flags and "native" not in flags
     lib = ctypes.CDLL(str(build / "libla.so"))
     lib.la_create.restype = ctypes.c_void_p
     lib.la_run.argtypes = [ctypes.c_void_p, ctypes.c_int64] + [ctypes.c_void_p] * 8
