@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SOURCES := pyproject.toml CMakeLists.txt $(wildcard runtime/src/*) $(wildcard runtime/include/pygraph/*)
 
-.PHONY: demo test bench bench-peers lint clean
+.PHONY: demo test bench bench-peers lint clean wheel
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check pygraph codegen tests benchmarks examples
 
+# make wheel: dist/pygraph-*-manylinux_*.whl for this venv's Python, a tag PyPI accepts (auditwheel repair
+# checks the runtime's library symbols and names the oldest glibc it runs on).
+wheel: $(STAMP)
+	rm -rf build/wheel-raw
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w build/wheel-raw .
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m auditwheel repair -w dist build/wheel-raw/pygraph-*.whl
+
 # make bench: the full table (benchmarks/RESULTS.md, benchmarks/results/); BENCH_ARGS=--quick for the smoke test.
 bench: $(STAMP)
 	$(PY) -m benchmarks $(BENCH_ARGS)
@@ -37,4 +44,4 @@ bench-peers:
 	.venv-peers/bin/python -m pip install -q -r benchmarks/requirements-peers.txt
 
 clean:
-	rm -rf $(VENV) build
+	rm -rf $(VENV) build dist

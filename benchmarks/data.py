@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_HOUSING_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "california_housing"
+DEFAULT_HOUSING_DIR = Path(__file__).resolve().parents[1] / "data" / "california_housing"
 
 SEED = 42
 LEARNING_RATE = 0.01
@@ -27,10 +27,14 @@ W7_SIZE = 10_000_000
 
 
 def _housing():
-    """The offline copy: shared/ beside the checkout, or the folder named by $PYGRAPH_HOUSING_DIR (as the tests)."""
-    path = Path(os.environ.get("PYGRAPH_HOUSING_DIR") or DEFAULT_HOUSING_DIR) / "california_housing.csv.gz"
+    """The checkout's data/ copy, or the folder named by $PYGRAPH_HOUSING_DIR (as the tests). Runs in the runner
+    (pygraph's venv), never in a peer's worker, so pygraph's config is importable here."""
+    from pygraph import config
+
+    path = config.housing_dir(DEFAULT_HOUSING_DIR) / "california_housing.csv.gz"
     if not path.exists():
-        raise FileNotFoundError(f"offline California-housing data not found at {path}; set PYGRAPH_HOUSING_DIR")
+        raise FileNotFoundError(f"California-housing data not found at {path}: restore data/california_housing "
+                                "from the repository (git checkout -- data) or point PYGRAPH_HOUSING_DIR at a copy")
     with gzip.open(path, "rt") as f:
         table = np.loadtxt(f, delimiter=",", skiprows=1)
     return table[:, :8], table[:, 8:9]

@@ -19,14 +19,14 @@ PARALLEL_GRAIN = 1 << 15
 def environment():
     # Compiled templates are kept beside the modules (same private directory): compiling them costs a
     # new process ~40 ms on its first program. Jinja keys them by the template source's checksum.
-    bytecode = toolchain.cache_dir() / "templates"
-    bytecode.mkdir(mode=0o700, exist_ok=True)
+    from .template_cache import PrivateBytecodeCache
+
     return jinja2.Environment(
         loader=jinja2.PackageLoader(__package__, "templates"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
-        bytecode_cache=jinja2.FileSystemBytecodeCache(str(bytecode)),
+        bytecode_cache=PrivateBytecodeCache(toolchain.private_subdir("templates")),
     )
 
 

@@ -3,8 +3,8 @@
 A warm process that finds its program here loads the module without importing the lowering code or
 Jinja, or rendering anything: graph to first result in a few ms instead of ~90. The key covers the
 request (nodes, attributes, arguments, outputs), a fingerprint of every codegen source and template,
-the compiler's identity and flags, and the BLAS library location; `<key>.req` names the module entry,
-whose own digest is still checked before it is loaded.
+the compiler's identity and flags, and the BLAS library location. `<key>.req` holds its own key, the
+module entry's name and that module's digest, all checked before the module is loaded.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import re
 from pathlib import Path
 
-from .. import config
+from .. import config, safe_files
 from . import toolchain
 
 _memory = {}
@@ -54,27 +55,49 @@ def request_key(req):
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
+_MAGIC = "pygraph-request-index 1"
+_MODULE_NAME = re.compile(r"[0-9a-f]{64}\.so")
+
+
 def lookup(key):
-    """The module path for request key `key` if it was built before and is intact, else None."""
+    """The module path for request key `key` if it was built before and is intact, else None. An index
+    entry names its own key and the module's digest; one that does not check out (damaged, swapped with
+    another's, pointing at a module rebuilt since) is removed and the request is built again."""
     if key in _memory:
         toolchain.stats["memory_hits"] += 1
         return _memory[key]
     d = toolchain.cache_dir()
-    try:
-        name = (d / f"{key}.req").read_text().strip()
-    except OSError:
+    index = d / f"{key}.req"
+    data = safe_files.read_private(index, 1024)
+    if data is None:
         return None
-    so = d / name
-    if Path(name).name != name or not toolchain.entry_is_valid(so):
+    so = _verified_module(d, key, data)
+    if so is None:
+        safe_files.discard(index)
         return None
     toolchain.stats["disk_hits"] += 1
     _memory[key] = str(so)
     return str(so)
 
 
+def _verified_module(d, key, data):
+    try:
+        magic, entry_key, name, digest = data.decode("ascii").split("\n")[:4]
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if magic != _MAGIC or entry_key != key or not _MODULE_NAME.fullmatch(name):
+        return None
+    so = d / name
+    return so if toolchain.module_digest(so) == digest else None
+
+
 def record(key, path):
+    """Point request key `key` at the module `path` (just built or found, so its digest is known good)."""
     _memory[key] = path
-    toolchain.write_atomic(toolchain.cache_dir() / f"{key}.req", Path(path).name.encode() + b"\n")
+    digest = toolchain.module_digest(path)
+    if digest is not None:
+        text = f"{_MAGIC}\n{key}\n{Path(path).name}\n{digest}\n"
+        toolchain.write_atomic(toolchain.cache_dir() / f"{key}.req", text.encode())
 
 
 def clear_memory():

@@ -3,25 +3,29 @@
 An entry is `<sha256>.so` with `<sha256>.sha256` (the .so's own digest) and the kept `<sha256>.cc`.
 The key covers the source, the compiler's identity, the flags and the ABI version. Every file is
 written under a temporary name and renamed into place, so concurrent processes never see a partial
-entry and need no lock; an entry whose digest does not match is rebuilt.
+entry and need no lock; an entry whose digest does not match is rebuilt. Entries are read through
+pygraph.safe_files (regular files of ours only), and a module is loaded once before it is published.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
 import shutil
 import stat
-import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
-from .. import config, errors
+from .. import config, errors, safe_files
+from . import invoke
 
 ABI_VERSION = 1
+# 2: modules are loaded and checked before they are published (entries older versions published unchecked
+# are not trusted); index entries name their request key and module digest.
+CACHE_FORMAT = 2
 BASE_FLAGS = ["-std=c++17", "-O3", "-march=native", "-fno-trapping-math", "-fno-math-errno", "-fPIC",
               "-shared", "-fvisibility=hidden", "-Wno-unused-function", "-Wno-unused-variable"]
 
@@ -94,6 +98,12 @@ def cache_dir():
     return d
 
 
+def private_subdir(name):
+    """`cache_dir()/name` as a private directory; whatever else was there (a symlink, a file, a directory
+    others could write) is removed first. Everything pygraph keeps under the cache dir lives in one."""
+    return Path(safe_files.private_dir(cache_dir() / name))
+
+
 def _check_private(path):
     st = path.stat()
     if hasattr(os, "getuid") and st.st_uid != os.getuid():
@@ -104,45 +114,62 @@ def _check_private(path):
                               f"runs in this process. Run `chmod go-w {path}` or set PYGRAPH_CACHE_DIR.")
 
 
-def _digest(path):
+def _digest(f):
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+        h.update(chunk)
     return h.hexdigest()
 
 
-def _valid(so, meta):
-    try:
-        expected = meta.read_text().strip()
-        _check_private(so)
-        return expected == _digest(so)
-    except (OSError, PermissionError):
-        return False
-
-
-def entry_is_valid(so):
-    """Whether a module entry `<key>.so` is intact (its recorded digest matches)."""
+def module_digest(so):
+    """The digest of module entry `so` if the entry is intact (a trusted file whose content matches the
+    digest recorded beside it), else None; anything untrusted found at either name is removed."""
     so = Path(so)
-    return _valid(so, so.with_suffix(".sha256"))
+    f = safe_files.open_private(so)
+    if f is None:
+        return None
+    with f:
+        actual = _digest(f)
+    recorded = safe_files.read_private(so.with_suffix(".sha256"), 256)
+    if recorded is None or recorded.decode("ascii", "replace").strip() != actual:
+        return None
+    return actual
 
 
 def write_atomic(path, data):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write `data` to `path` under a temporary name, then rename it into place."""
+    _sweep_once(path.parent)
+    tmp = path.parent / safe_files.temp_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.replace(tmp, path)
+        _replace(tmp, path)
     except BaseException:
-        _unlink(tmp)
+        safe_files.discard(tmp)
         raise
 
 
-def _unlink(path):
+def _replace(tmp, path):
     try:
-        os.unlink(path)
-    except OSError:
-        pass
+        os.replace(tmp, path)
+    except IsADirectoryError:  # a directory squats the entry's name: nothing of ours, remove it
+        safe_files.discard(path)
+        os.replace(tmp, path)
+
+
+_swept = set()
+
+
+def _sweep_once(directory):
+    """Remove the temporary files that killed writers left in `directory`, once per process, on its first
+    write there (a warm process that only reads pays nothing; a crash loop that compiles cleans up)."""
+    with _lock:
+        if directory in _swept:
+            return
+        _swept.add(directory)
+    with contextlib.suppress(OSError):
+        safe_files.sweep([directory / n for n in os.listdir(directory) if ".tmp" in n])
 
 
 def build(source, libs=(), debug=0):
@@ -150,14 +177,15 @@ def build(source, libs=(), debug=0):
     cxx, ident = compiler_identity(config.compiler())
     flags = BASE_FLAGS + [f"-I{include_dir()}"] + config.extra_cxxflags()
     lflags = link_flags(libs)
-    key = hashlib.sha256("\0".join([str(ABI_VERSION), ident, *flags, *lflags, source]).encode()).hexdigest()
+    key = hashlib.sha256("\0".join([str(ABI_VERSION), str(CACHE_FORMAT), ident, *flags, *lflags,
+                                     source]).encode()).hexdigest()
     with _lock:
         if key in _memory:
             stats["memory_hits"] += 1
             return _memory[key]
     d = cache_dir()
     so, meta, src = d / f"{key}.so", d / f"{key}.sha256", d / f"{key}.cc"
-    if _valid(so, meta):
+    if module_digest(so) is not None:
         stats["disk_hits"] += 1
     else:
         _compile(cxx, flags, lflags, source, so, meta, src, debug)
@@ -169,21 +197,22 @@ def build(source, libs=(), debug=0):
 
 def _compile(cxx, flags, lflags, source, so, meta, src, debug):
     write_atomic(src, source.encode())
-    fd, tmp_so = tempfile.mkstemp(dir=so.parent, prefix=f".{so.stem}.", suffix=".so.tmp")
-    os.close(fd)
-    cmd = [cxx, *flags, str(src), "-o", tmp_so, *lflags]
+    tmp_so = so.parent / safe_files.temp_name(f".{so.name}.tmp")
+    cmd = [cxx, *flags, str(src), "-o", str(tmp_so), *lflags]
     if debug >= 3:
         print("[pygraph] " + " ".join(cmd), file=sys.stderr)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise errors.CompileError(f"C++ compilation failed (exit {proc.returncode}) for generated source "
-                                      f"{src}:\n{proc.stderr.strip()}\ncommand: {' '.join(cmd)}")
-        digest = _digest(tmp_so)
-        os.chmod(tmp_so, 0o700)
-        os.replace(tmp_so, so)
+        invoke.run_compiler(cmd, src)
+        f = safe_files.open_private(tmp_so, mode=0o700)
+        if f is None:
+            raise errors.CompileError(f"C++ compiler {cxx} exited successfully but wrote no module file "
+                                      f"for generated source {src}\ncommand: {' '.join(cmd)}")
+        with f:
+            digest = _digest(f)
+        invoke.check_module(tmp_so, cxx, src, keep_loaded=bool(lflags))
+        _replace(tmp_so, so)
     except BaseException:
-        _unlink(tmp_so)
+        safe_files.discard(tmp_so)
         raise
     write_atomic(meta, (digest + "\n").encode())
 

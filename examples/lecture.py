@@ -1,22 +1,29 @@
 """The lecture's TensorFlow 1.x programs, run unchanged on pygraph (`make demo`).
 
-Each section is the lecture's code with `import pygraph as tf`; the data is the offline copy of
-California housing in ../shared/data (nothing downloads).
+Each section is the lecture's code with `import pygraph as tf`; the data is the repository's copy of
+California housing in data/ (nothing downloads). Checkpoints and TensorBoard logs go to one folder,
+reused by every run: $PYGRAPH_DEMO_DIR, else pygraph-demo in the system's temp directory.
 """
 
-import os
+import gzip
 import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 import pygraph as tf
+from pygraph import config
 
-DATA = Path(os.environ.get("PYGRAPH_HOUSING_DIR")
-            or Path(__file__).resolve().parents[2] / "shared" / "data" / "california_housing")
-WORK = Path(os.environ.get("PYGRAPH_DEMO_DIR") or tempfile.mkdtemp(prefix="pygraph-demo-"))
+HOUSING = config.housing_dir(Path(__file__).resolve().parents[1] / "data" / "california_housing") / \
+    "california_housing.csv.gz"
+if not HOUSING.exists():  # before any section runs, not halfway through
+    sys.exit(f"California-housing data not found at {HOUSING}: restore data/ from the repository "
+             "(git checkout -- data) or point PYGRAPH_HOUSING_DIR at a folder holding california_housing.csv.gz")
+WORK = config.demo_dir(Path(tempfile.gettempdir()) / "pygraph-demo")
+WORK.mkdir(parents=True, exist_ok=True)
 
 
 def section(title):
@@ -24,17 +31,10 @@ def section(title):
 
 
 def fetch_california_housing():
-    """sklearn's loader pointed at the offline cache; plain numpy if scikit-learn is absent."""
-    try:
-        from sklearn.datasets import fetch_california_housing as fetch
-
-        return fetch(data_home=str(DATA / "sklearn_data_home"), download_if_missing=False)
-    except ImportError:
-        import gzip
-        from types import SimpleNamespace
-
-        raw = np.loadtxt(gzip.open(DATA / "california_housing.csv.gz", "rt"), delimiter=",", skiprows=1)
-        return SimpleNamespace(data=raw[:, :8], target=raw[:, 8])
+    """What sklearn.datasets.fetch_california_housing() returns (data, target), read from the local copy."""
+    with gzip.open(HOUSING, "rt") as f:
+        raw = np.loadtxt(f, delimiter=",", skiprows=1)
+    return SimpleNamespace(data=raw[:, :8], target=raw[:, 8])
 
 
 def standard_scale(data):

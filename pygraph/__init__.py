@@ -2,6 +2,30 @@
 
 __version__ = "0.1.0"
 
+
+def _load_runtime():
+    """Import the compiled bridge first, so a checkout nobody built says so instead of a circular import."""
+    try:
+        from . import _runtime
+    except ImportError as e:
+        import importlib.util
+        import os
+
+        if importlib.util.find_spec(__name__ + "._runtime") is not None:
+            raise  # built, but it does not load (a missing library, another Python): the error says why
+        here = os.path.dirname(os.path.abspath(__file__))
+        root = os.path.dirname(here)
+        if os.path.exists(os.path.join(root, "pyproject.toml")):
+            raise ImportError(f"pygraph's C++ runtime (pygraph._runtime) is not built: {here} is a source checkout. "
+                              f"Run `make test` (or `make .venv/.installed`) in {root} and use .venv/bin/python, "
+                              f"or install it with `pip install {root}`.", name=e.name, path=e.path) from None
+        raise ImportError(f"pygraph's C++ runtime (pygraph._runtime) is missing from {here}; reinstall pygraph "
+                          "(`pip install --force-reinstall pygraph`).", name=e.name, path=e.path) from None
+    return _runtime
+
+
+_load_runtime()
+
 from . import (  # noqa: E402
     dtypes,
     errors,

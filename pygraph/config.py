@@ -1,10 +1,16 @@
 """Every environment variable pygraph reads, in one place.
 
 PYGRAPH_CACHE_DIR    compiled-module cache (default $XDG_CACHE_HOME/pygraph, else ~/.cache/pygraph)
+PYGRAPH_COMPILE_TIMEOUT  seconds one compile may take before it is stopped (default 600)
 PYGRAPH_DEBUG        0 quiet; 1 kernels per compiled program; 2 + generated source; 3 + compiler commands
 PYGRAPH_CXX          C++ compiler (default $CXX, else c++)
 PYGRAPH_CXXFLAGS     extra flags appended to the compile command
 PYGRAPH_NUM_THREADS  threads for parallel loops (default: all cores)
+
+Read by the repository's demo, tests and benchmarks (not by the library itself):
+PYGRAPH_HOUSING_DIR  folder holding california_housing.csv.gz (default: data/california_housing in the checkout)
+PYGRAPH_DEMO_DIR     where `make demo` writes checkpoints and TensorBoard logs (default: a fixed folder under
+                     the system temp directory, emptied at the start of each run)
 """
 
 from __future__ import annotations
@@ -27,6 +33,20 @@ def debug_level():
         return 1
 
 
+def compile_timeout():
+    """Seconds a compile may take before it is stopped (a hung compiler must not hang pygraph)."""
+    value = os.environ.get("PYGRAPH_COMPILE_TIMEOUT", "").strip()
+    if not value:
+        return 600.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise ValueError(f"PYGRAPH_COMPILE_TIMEOUT must be a positive number of seconds, got {value!r}")
+    return seconds
+
+
 def compiler():
     return os.environ.get("PYGRAPH_CXX") or os.environ.get("CXX") or "c++"
 
@@ -40,3 +60,17 @@ def num_threads():
     if value:
         return max(1, int(value))
     return os.cpu_count() or 1
+
+
+def housing_dir(default):
+    """The California-housing folder: $PYGRAPH_HOUSING_DIR, else `default` (the checkout's data/ copy)."""
+    from pathlib import Path
+
+    return Path(os.environ.get("PYGRAPH_HOUSING_DIR") or default)
+
+
+def demo_dir(default):
+    """Where the demo writes its outputs: $PYGRAPH_DEMO_DIR, else `default`."""
+    from pathlib import Path
+
+    return Path(os.environ.get("PYGRAPH_DEMO_DIR") or default)

@@ -265,42 +265,58 @@ class Graph:
     def get_operation_by_name(self, name):
         if not isinstance(name, str):
             raise TypeError(f"Operation names are strings (or similar), not {type(name).__name__}.")
-        if ":" in name:
-            raise ValueError(f"Name '{name}' appears to refer to a Tensor, not a Operation.")
-        op = self._ops_by_name.get(name)
-        if op is None:
-            raise KeyError(f"The name '{name}' refers to an Operation not in the graph.")
-        return op
+        return self.as_graph_element(name, allow_tensor=False, allow_operation=True)
 
     def get_tensor_by_name(self, name):
         if not isinstance(name, str):
             raise TypeError(f"Tensor names are strings (or similar), not {type(name).__name__}.")
-        if ":" not in name:
-            raise ValueError(f"The name '{name}' looks like an (invalid) Operation name, not a Tensor. "
-                             "Tensor names must be of the form \"<op_name>:<output_index>\".")
-        op_name, _, index = name.rpartition(":")
-        op = self._ops_by_name.get(op_name)
-        if op is None:
-            raise KeyError(f"The name '{name}' refers to a Tensor which does not exist. "
-                           f"The operation, '{op_name}', does not exist in this graph.")
-        try:
-            return op.outputs[int(index)]
-        except (ValueError, IndexError):
-            raise KeyError(f"The name '{name}' refers to a Tensor which does not exist. The operation, "
-                           f"'{op_name}', exists but only has {len(op.outputs)} outputs.") from None
+        return self.as_graph_element(name, allow_tensor=True, allow_operation=False)
 
     def as_graph_element(self, obj, allow_tensor=True, allow_operation=True):
+        """The Tensor or Operation that `obj` (an object or a name) refers to, with TF1's messages."""
         obj = getattr(obj, "_as_graph_element", lambda: obj)()
+        kinds = " or ".join(k for k, ok in (("Tensor", allow_tensor), ("Operation", allow_operation)) if ok)
         if isinstance(obj, str):
-            if ":" in obj and allow_tensor:
-                return self.get_tensor_by_name(obj)
-            if allow_operation:
-                return self.get_operation_by_name(obj)
-        if isinstance(obj, (Tensor, Operation)):
+            return self._element_by_name(obj, allow_tensor, allow_operation, kinds)
+        if isinstance(obj, (Tensor, Operation)) and (allow_tensor if isinstance(obj, Tensor) else allow_operation):
             if obj.graph is not self:
                 raise ValueError(f"{obj!r} is not an element of this graph.")
             return obj
-        raise TypeError(f"Can not convert a {type(obj).__name__} into a Tensor or Operation.")
+        raise TypeError(f"Can not convert a {type(obj).__name__} into a {kinds}.")
+
+    def _element_by_name(self, name, allow_tensor, allow_operation, kinds):
+        if ":" in name:
+            if not allow_tensor:
+                raise ValueError(f"Name '{name}' appears to refer to a Tensor, not a {kinds}.")
+            op_name, _, index = name.rpartition(":")
+            op = self._ops_by_name.get(op_name)
+            if op is None:
+                raise KeyError(f"The name '{name}' refers to a Tensor which does not exist. The operation, "
+                               f"'{op_name}', does not exist in the graph.{self._did_you_mean(name, True)}")
+            try:
+                return op.outputs[int(index)]
+            except (ValueError, IndexError):
+                raise KeyError(f"The name '{name}' refers to a Tensor which does not exist. The operation, "
+                               f"'{op_name}', exists but only has {len(op.outputs)} outputs.") from None
+        if allow_operation:
+            op = self._ops_by_name.get(name)
+            if op is None:
+                raise KeyError(f"The name '{name}' refers to an Operation not in the graph."
+                               f"{self._did_you_mean(name, False)}")
+            return op
+        if name in self._ops_by_name:
+            what = f"The name '{name}' refers to an Operation, not a {kinds}."
+        else:
+            what = f"The name '{name}' looks like an (invalid) Operation name, not a {kinds}."
+        raise ValueError(what + ' Tensor names must be of the form "<op_name>:<output_index>".')
+
+    def _did_you_mean(self, name, tensor):
+        """' Did you mean 'x:0'?' when a name in the graph is close to a mistyped one (difflib's ratio)."""
+        import difflib
+
+        names = [t.name for op in self._ops for t in op.outputs] if tensor else list(self._ops_by_name)
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        return f" Did you mean '{close[0]}'?" if close else ""
 
     # -- collections
     def add_to_collection(self, name, value):

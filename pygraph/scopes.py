@@ -23,8 +23,16 @@ def get_variable_scope():
 def get_variable(name, shape=None, dtype=None, initializer=None, regularizer=None, trainable=None,
                  collections=None, caching_device=None, partitioner=None, validate_shape=True, use_resource=None,
                  custom_getter=None, constraint=None, synchronization=None, aggregation=None):
-    """tf.get_variable: the variable `<variable scope>/<name>`, created (reuse False/AUTO_REUSE) or fetched
-    (reuse True/AUTO_REUSE) according to the current variable scope."""
+    """tf.get_variable: the variable `<variable scope>/<name>`, created or fetched by the current scope.
+
+    With `reuse=False` (the default) it is created and an existing one raises ValueError ("Variable ...
+    already exists"); with `reuse=True` the existing one is returned and a missing one raises ValueError;
+    `tf.AUTO_REUSE` creates it the first time and returns it after. A new variable's value comes from
+    `initializer` (an initializer such as tf.zeros_initializer(), or a constant/array, whose shape is then
+    the variable's), else from the scope's initializer, else glorot_uniform_initializer for floats and zeros
+    for integers; `dtype` defaults to float32. `trainable` (default True) puts it in TRAINABLE_VARIABLES, which
+    optimizers train.
+    """
     return get_variable_scope().get_variable(
         store_for(), name, shape=shape, dtype=dtype, initializer=initializer, regularizer=regularizer,
         trainable=trainable, collections=collections, caching_device=caching_device, partitioner=partitioner,

@@ -84,7 +84,7 @@ def _flatten(graph, fetches):
             raise TypeError(f"Fetch argument {fetches!r} has invalid type {type(fetches)}, must be a string or "
                             "Tensor. (Can not convert a " f"{type(fetches).__name__} into a Tensor or Operation.)"
                             ) from None
-        raise ValueError(f"Fetch argument {fetches!r} cannot be interpreted as a Tensor. ({e})") from None
+        raise ValueError(f"Fetch argument {fetches!r} cannot be interpreted as a Tensor. ({e.args[0]})") from None
     return [element], lambda values: values[0]
 
 
@@ -144,6 +144,27 @@ class Session:
 
     # -- running
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        """Run the part of the graph that `fetches` needs and return their values.
+
+        fetches: a Tensor, an Operation, a name ("add:0" for a tensor, "init" for an operation) or a
+            nested list, tuple, namedtuple or dict of them. The result has the same structure: a numpy
+            value (np.float32, np.ndarray, bytes for a serialized summary) for each tensor, None for each
+            operation.
+        feed_dict: {tensor or "name:0": value}; a value is anything np.asarray accepts, checked against
+            the tensor's dtype and shape. Any tensor can be fed, not only placeholders; a fed tensor's
+            inputs are not computed.
+        options, run_metadata: accepted for TF1 compatibility and ignored.
+
+        The first run of a (fetches, feed keys) combination compiles the pruned subgraph to C++ (or loads it
+        from the disk cache, see the README's "Differences from TensorFlow 1.x"); later runs only check the
+        feeds and call the compiled code. Variable updates (assign ops, optimizer steps) are kept by this
+        session.
+
+        Raises TF1's errors: TypeError/ValueError for fetches or feed keys that are not in the graph,
+        tf.errors.InvalidArgumentError for an unfed placeholder or a value of the wrong shape,
+        tf.errors.FailedPreconditionError for an uninitialized variable; each names the node and where it
+        was created.
+        """
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
         fkey = fetches if type(fetches) is Tensor else _fetch_key(fetches)
@@ -151,6 +172,8 @@ class Session:
         try:
             plan, rebuild = self._plans[key]
         except (KeyError, TypeError):
+            plan = None
+        if plan is None:  # planned outside the except: a planning error must not show the cache miss as its cause
             plan, rebuild = self._plan_for(fetches, feed_dict, key)
         if rebuild is None:
             if not feed_dict:
@@ -195,15 +218,21 @@ class Session:
         try:
             t = self._graph.as_graph_element(key, allow_operation=False)
         except (KeyError, ValueError, TypeError) as e:
-            raise TypeError(f"Cannot interpret feed_dict key as Tensor: {e}") from None
+            raise TypeError(f"Cannot interpret feed_dict key as Tensor: {e.args[0]}") from None
         if isinstance(t, Operation):
             raise TypeError(f"Cannot interpret feed_dict key as Tensor: Can not convert an Operation into a "
                             f"Tensor ({t.name}).")
         return t
 
     def make_callable(self, fetches, feed_list=None, accept_options=False):
-        """A function of the feed values (in feed_list order) that runs `fetches`, skipping all per-call
-        normalisation."""
+        """A function of the feed values that runs `fetches`: the low-overhead path for loops.
+
+        `callable = sess.make_callable(fetches, feed_list)`, then `callable(*values)` returns what
+        `sess.run(fetches, dict(zip(feed_list, values)))` would, with the fetch structure, the feed keys and
+        the compiled program resolved once, here, instead of on every call. feed_list: tensors or tensor
+        names, in the order the callable takes their values. accept_options: accepted for TF1
+        compatibility. Calling it after the session is closed raises RuntimeError.
+        """
         elements, rebuild = _flatten(self._graph, fetches)
         feeds = [self._feed_tensor(f) for f in (feed_list or [])]
         if any(t.shape.ndims is None for t in feeds):  # the rank is known only from the values fed

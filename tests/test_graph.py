@@ -162,11 +162,14 @@ def test_get_operation_and_tensor_by_name():
     (lambda g: g.get_operation_by_name("nope"), KeyError, "The name 'nope' refers to an Operation not in the graph."),
     (lambda g: g.get_operation_by_name("x:0"), ValueError, "Name 'x:0' appears to refer to a Tensor, not a Operation."),
     (lambda g: g.get_tensor_by_name("nope:0"), KeyError,
-     "The name 'nope:0' refers to a Tensor which does not exist. The operation, 'nope', does not exist in this graph."),
+     "The name 'nope:0' refers to a Tensor which does not exist. The operation, 'nope', does not exist in the graph."),
     (lambda g: g.get_tensor_by_name("x:1"), KeyError,
      "The name 'x:1' refers to a Tensor which does not exist. The operation, 'x', exists but only has 1 outputs."),
     (lambda g: g.get_tensor_by_name("x"), ValueError,
-     "The name 'x' looks like an (invalid) Operation name, not a Tensor. Tensor names must be of the form "
+     "The name 'x' refers to an Operation, not a Tensor. Tensor names must be of the form "
+     "\"<op_name>:<output_index>\"."),
+    (lambda g: g.get_tensor_by_name("nope"), ValueError,
+     "The name 'nope' looks like an (invalid) Operation name, not a Tensor. Tensor names must be of the form "
      "\"<op_name>:<output_index>\"."),
     (lambda g: g.get_operation_by_name(3), TypeError, "Operation names are strings (or similar), not int."),
 ])

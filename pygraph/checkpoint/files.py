@@ -1,19 +1,29 @@
 """Atomic file writes: write under a temporary name in the same directory, then rename into place.
 
 A reader (or a process restarted after a crash) sees either the old file or the whole new one, never a
-partial write. Temporary names follow TF's BundleWriter (`<path>.tempstate<random64>`).
+partial write. Temporary names follow TF's BundleWriter (`<path>.tempstate<random64>`) and add this host and
+process (`.<host>.<pid>`), so that a save can remove the ones a killed save of the same file left behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
+
+from .. import safe_files
+
+_MARKER = ".tempstate"
 
 
 def temp_name(path):
-    return f"{path}.tempstate{secrets.randbits(64)}"
+    return safe_files.temp_name(f"{path}{_MARKER}")
+
+
+def sweep_temps(path):
+    """Remove the temporary files of `path` (and only those) whose writer has exited or that no one has
+    written for an hour: without this, every killed save would leave its bytes on disk for good."""
+    return safe_files.sweep_prefix(os.fspath(path), _MARKER)
 
 
 def remove_quietly(path):
@@ -25,6 +35,7 @@ def remove_quietly(path):
 def temp_output(path, mode="wb"):
     """`with temp_output(path) as (f, tmp):` writes f under the temporary name `tmp`, which the caller
     renames into place later; on any error in the block the temporary file is removed."""
+    sweep_temps(path)
     tmp = temp_name(path)
     try:
         with open(tmp, mode) as f:
@@ -58,6 +69,7 @@ def snapshot(src, dst):
     """Make `dst` (replaced atomically) hold what `src` holds now: a hard link, which costs nothing and stays
     valid because every writer here replaces files instead of rewriting them, or a copy where the filesystem
     has no hard links."""
+    sweep_temps(dst)
     tmp = temp_name(dst)
     try:
         try:

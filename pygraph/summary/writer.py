@@ -13,8 +13,15 @@ from .event_file import EventFile
 
 
 class FileWriter:
-    """TF1's FileWriter. Events are queued and written by a background thread (add_summary returns at
-    once); `flush()` and `close()` return when everything added before them is on disk."""
+    """TF1's tf.summary.FileWriter: writes TensorBoard event files into `logdir` (created if needed).
+
+    `FileWriter(logdir, graph)` also records the graph for TensorBoard's Graphs tab (with name scopes);
+    `add_summary(sess.run(summary_op), step)` adds scalars and histograms. Events are queued and written by
+    a background thread (add_summary returns at once; `max_queue` events or `flush_secs` seconds trigger a
+    write); `flush()` and `close()` return when everything added before them is on disk. Needs the
+    `tensorboard` extra (`pip install 'pygraph[tensorboard]'`) for its protobuf messages. View the logs with
+    `tensorboard --logdir <logdir>`.
+    """
 
     def __init__(self, logdir, graph=None, max_queue=10, flush_secs=120, graph_def=None, filename_suffix=None,
                  session=None):

@@ -22,7 +22,14 @@ def _var_key(var):
 
 
 class Optimizer:
-    """Base class: subclasses define _create_slots, _prepare, _apply_dense and maybe _finish."""
+    """Base class of the tf.train optimizers (GradientDescent, Momentum, Adam, Adagrad, RMSProp).
+
+    `opt.minimize(loss)` returns an operation; each `sess.run` of it takes one training step: the gradients
+    of `loss` (tf.gradients) and the update of every trainable variable, compiled into one call. Slot
+    variables (Adam's m and v, momentum accumulators) are created in the graph like TF1's, under the
+    variable's name, so a Saver saves and restores them. Subclasses define _create_slots, _prepare,
+    _apply_dense and maybe _finish.
+    """
 
     GATE_NONE = 0
     GATE_OP = 1
@@ -42,6 +49,12 @@ class Optimizer:
     # -- the three public steps
     def minimize(self, loss, global_step=None, var_list=None, gate_gradients=GATE_OP, aggregation_method=None,
                  colocate_gradients_with_ops=False, name=None, grad_loss=None):
+        """The training-step operation: compute_gradients then apply_gradients.
+
+        loss: a scalar tensor (or a callable returning one). var_list: the variables to train (default: the
+        TRAINABLE_VARIABLES collection). global_step: a variable incremented by each step. Raises ValueError
+        when no variable has a gradient (no differentiable path from the loss to any of them).
+        """
         grads_and_vars = self.compute_gradients(
             loss, var_list=var_list, gate_gradients=gate_gradients, aggregation_method=aggregation_method,
             colocate_gradients_with_ops=colocate_gradients_with_ops, grad_loss=grad_loss)

@@ -24,7 +24,9 @@ def _write(var, scope, value, op=assign_sub):
 
 
 class GradientDescentOptimizer(Optimizer):
-    """var -= lr * grad."""
+    """tf.train.GradientDescentOptimizer(learning_rate): var -= learning_rate * grad.
+
+    learning_rate: a float or a scalar tensor. `minimize(loss)` returns the training-step operation."""
 
     def __init__(self, learning_rate, use_locking=False, name="GradientDescent"):
         super().__init__(use_locking, name)
@@ -40,7 +42,10 @@ class GradientDescentOptimizer(Optimizer):
 
 
 class MomentumOptimizer(Optimizer):
-    """accum = accum * momentum + grad; var -= lr * accum (Nesterov: var -= lr * grad + lr * momentum * accum)."""
+    """tf.train.MomentumOptimizer(learning_rate, momentum): accum = accum * momentum + grad;
+    var -= learning_rate * accum (use_nesterov: var -= lr * grad + lr * momentum * accum).
+
+    One "Momentum" slot variable per trained variable. `minimize(loss)` returns the training-step operation."""
 
     def __init__(self, learning_rate, momentum, use_locking=False, name="Momentum", use_nesterov=False):
         super().__init__(use_locking, name)
@@ -68,7 +73,11 @@ class MomentumOptimizer(Optimizer):
 
 
 class AdamOptimizer(Optimizer):
-    """Adam (Kingma & Ba) with TF1's bias-corrected step size and float32 beta power accumulators."""
+    """tf.train.AdamOptimizer(learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-08): Adam (Kingma & Ba)
+    with TF1's bias-corrected step size and float32 beta power accumulators.
+
+    Slot variables m and v per trained variable (named <var>/Adam and <var>/Adam_1), and beta1_power/beta2_power
+    variables, as in TF1 (so checkpoints match). `minimize(loss)` returns the training-step operation."""
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-08, use_locking=False, name="Adam"):
         super().__init__(use_locking, name)
@@ -115,7 +124,8 @@ class AdamOptimizer(Optimizer):
 
 
 class AdagradOptimizer(Optimizer):
-    """accum += grad^2; var -= lr * grad / sqrt(accum)."""
+    """tf.train.AdagradOptimizer(learning_rate, initial_accumulator_value=0.1): accum += grad^2;
+    var -= learning_rate * grad / sqrt(accum). `minimize(loss)` returns the training-step operation."""
 
     def __init__(self, learning_rate, initial_accumulator_value=0.1, use_locking=False, name="Adagrad"):
         if initial_accumulator_value <= 0.0:
@@ -140,7 +150,8 @@ class AdagradOptimizer(Optimizer):
 
 
 class RMSPropOptimizer(Optimizer):
-    """ms = decay*ms + (1-decay)*grad^2 (ms starts at ones); mom = momentum*mom + lr*grad/sqrt(ms+eps);
+    """tf.train.RMSPropOptimizer(learning_rate, decay=0.9, momentum=0.0, epsilon=1e-10, centered=False):
+    ms = decay*ms + (1-decay)*grad^2 (ms starts at ones); mom = momentum*mom + lr*grad/sqrt(ms+eps);
     var -= mom. Centered: the denominator is sqrt(ms - mg^2 + eps) with mg the mean gradient."""
 
     def __init__(self, learning_rate, decay=0.9, momentum=0.0, epsilon=1e-10, use_locking=False, centered=False,

@@ -87,7 +87,16 @@ def _names_to_ops(var_list):
 
 
 class Saver:
-    """Saves and restores variables (TF1's tf.train.Saver, V2 checkpoint format)."""
+    """Saves and restores variables (TF1's tf.train.Saver) in TensorFlow's V2 checkpoint format.
+
+    `saver = tf.train.Saver()` covers every global variable (or `var_list`: a list of variables or a
+    {checkpoint name: variable} dict). `saver.save(sess, "dir/model.ckpt")` writes `model.ckpt.index`,
+    `model.ckpt.data-00000-of-00001`, `model.ckpt.meta` (the graph, for tf.train.import_meta_graph) and the
+    `checkpoint` state file that tf.train.latest_checkpoint reads; files are written atomically and the
+    oldest checkpoints beyond `max_to_keep` are deleted. `saver.restore(sess, path)` loads the values into
+    `sess`, so no initializer needs to run. TensorFlow reads the checkpoints pygraph writes and pygraph reads
+    TensorFlow's.
+    """
 
     def __init__(self, var_list=None, reshape=False, sharded=False, max_to_keep=5,
                  keep_checkpoint_every_n_hours=10000.0, name=None, restore_sequentially=False, saver_def=None,
@@ -214,7 +223,9 @@ class Saver:
 
     def save(self, sess, save_path, global_step=None, latest_filename=None, meta_graph_suffix="meta",
              write_meta_graph=True, write_state=True, strip_default_attrs=False, save_debug_info=False):
-        """Write a checkpoint; returns its prefix (`save_path-<global_step>` when a step is given)."""
+        """Write the variables' values in `sess` to a checkpoint; returns its prefix (`save_path-<step>`
+        when `global_step`, an int or a variable, is given). write_meta_graph: also write
+        `<prefix>.meta`; write_state: update the `checkpoint` file beside it (named `latest_filename`)."""
         if not self._is_built:
             raise RuntimeError("`build()` should be called before save if defer_build==True")
         latest_filename = latest_filename or "checkpoint"
