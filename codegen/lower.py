@@ -78,7 +78,7 @@ def compile_request(req, debug=0):
     if debug >= 2:
         print(source, file=sys.stderr)
     path = toolchain.build(source, sorted(lw.libs), debug=debug)
-    return CompiledProgram(path, len(req.outputs), source, summary)
+    return CompiledProgram(path, len(req.outputs), source, summary, tuple(sorted(lw.libs)))
 
 
 # -- step: symbolic dims and argument checks

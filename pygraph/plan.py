@@ -318,8 +318,10 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True):
         kernel.set_locks([session._variable_lock(v) for v in dict.fromkeys(locked)])
     host_steps = [op for op in needed if op in host_set]
     on_host = bool(host_steps) or any(isinstance(e, Tensor) for e in element_outputs)
-    return Plan(session, kernel, converters, static_args, element_outputs, node_ops, reads, writes,
+    plan = Plan(session, kernel, converters, static_args, element_outputs, node_ops, reads, writes,
                 host_steps if on_host else None, host_values, out_index, host_feeds)
+    plan.request = request  # the ahead-of-time compiler (pygraph.aot) exports this same program
+    return plan
 
 
 def _guard(op, ref_of):

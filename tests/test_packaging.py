@@ -42,6 +42,8 @@ def test_wheel_has_a_manylinux_tag_and_ships_codegen_templates_header_runtime_li
     assert "pygraph/codegen/lower.py" in names
     assert "pygraph/codegen/templates/module.cc.j2" in names
     assert "pygraph/include/pygraph/abi.h" in names
+    assert "pygraph/host/host_services.cc" in names and "pygraph/host/thread_pool.h" in names  # for AOT
+    assert "pygraph/codegen/templates/aot/api.cc.j2" in names
     assert any(n.startswith("pygraph/_runtime") and n.endswith(".so") for n in names)
     assert "pygraph-0.1.0.dist-info/licenses/LICENSE" in names
     assert not any(n.startswith("codegen/") for n in names)  # shipped under pygraph/ only
@@ -61,6 +63,8 @@ def test_wheel_installs_into_a_clean_venv_and_runs_a_graph_from_another_director
         "site = {site!r}\n"
         "assert tf.__file__.startswith(site), tf.__file__\n"
         "assert render.template('module.cc.j2').filename.startswith(site)\n"
+        "from pygraph.aot import artifact\n"
+        "assert all(str(p).startswith(site) for p in artifact.runtime_paths()), artifact.runtime_paths()\n"
         "A = tf.placeholder(tf.float32, (None, 3)); B = tf.matmul(A * 2 + 1, tf.ones((3, 1)))\n"
         "print(tf.Session().run(B, {{A: np.ones((2, 3))}}).ravel().tolist())\n"
     ).format(site=str(venv))
@@ -80,5 +84,6 @@ def test_sdist_holds_only_the_sources_it_builds_from(tmp_path):
     assert top == {"CMakeLists.txt", "LICENSE", "PKG-INFO", "README.md", "codegen", "pygraph", "pyproject.toml",
                    "runtime"}
     assert "runtime/include/pygraph/abi.h" in members and "codegen/templates/module.cc.j2" in members
+    assert "runtime/src/host_services.cc" in members and "codegen/templates/aot/model.h.j2" in members
     assert not any("__pycache__" in m or m.endswith((".so", ".whl", ".pyc")) for m in members)
     assert sdist.stat().st_size < 1_000_000

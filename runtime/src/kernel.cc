@@ -1,8 +1,6 @@
 #include "kernel.h"
 
 #include <dlfcn.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -37,15 +35,6 @@ Module::~Module() {
   if (handle_) dlclose(handle_);
 }
 
-size_t dtype_itemsize(int32_t dtype) {
-  switch (dtype) {
-    case PG_FLOAT32: case PG_INT32: return 4;
-    case PG_FLOAT64: case PG_INT64: return 8;
-    case PG_BOOL: return 1;
-    default: return 0;
-  }
-}
-
 static int32_t dtype_from_numpy(const py::dtype& dt) {
   char kind = dt.kind();
   py::ssize_t size = dt.itemsize();
@@ -66,96 +55,7 @@ static py::dtype numpy_dtype(int32_t dtype) {
   }
 }
 
-// Physical memory: no buffer larger than this can ever be filled (with overcommit, malloc could still
-// succeed and the process would be killed while writing it), so such requests fail at once.
-static size_t host_memory_bytes() {
-  static const size_t bytes = [] {
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-    return pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : SIZE_MAX;
-  }();
-  return bytes;
-}
-
-// Large buffers go on 2 MB boundaries with transparent huge pages asked for (as numpy does): a fresh
-// 40 MB output then costs 20 page faults instead of ~10,000.
-static void* aligned_alloc_buffer(size_t nbytes) {
-  const size_t huge = size_t(1) << 21;
-  void* data = nullptr;
-  if (nbytes > host_memory_bytes()) return nullptr;
-  if (nbytes >= 2 * huge) {
-    if (posix_memalign(&data, huge, nbytes) != 0) return nullptr;
-#ifdef MADV_HUGEPAGE
-    madvise(data, nbytes, MADV_HUGEPAGE);
-#endif
-    return data;
-  }
-  if (posix_memalign(&data, 64, nbytes ? nbytes : 64) != 0) return nullptr;
-  return data;
-}
-
-// Bytes of a C-contiguous array; SIZE_MAX (never allocatable) for a negative dim or an overflow.
-static size_t byte_size(int32_t ndim, const int64_t* shape, size_t itemsize) {
-  size_t n = itemsize;
-  for (int i = 0; i < ndim; ++i) {
-    if (shape[i] < 0 || __builtin_mul_overflow(n, static_cast<size_t>(shape[i]), &n)) return SIZE_MAX;
-  }
-  return n;
-}
-
-CallState::~CallState() {
-  for (auto& s : scratch) std::free(s.data);
-}
-
-void* CallState::alloc_output(int32_t index, int32_t dtype, int32_t ndim, const int64_t* shape) {
-  if (index < 0 || index >= static_cast<int32_t>(slots.size()) || ndim < 0 || ndim > PG_MAX_RANK) return nullptr;
-  OutputSlot& slot = slots[index];
-  if (slot.data && !slot.reused) std::free(slot.data);  // allocated twice in one call: keep the last
-  bool same = slot.reused && slot.dtype == dtype && slot.ndim == ndim &&
-              std::memcmp(slot.shape, shape, sizeof(int64_t) * ndim) == 0;
-  slot.dtype = dtype;
-  slot.ndim = ndim;
-  std::memcpy(slot.shape, shape, sizeof(int64_t) * ndim);
-  if (same) return slot.data;
-  slot.reused = false;
-  slot.data = aligned_alloc_buffer(byte_size(ndim, shape, dtype_itemsize(dtype)));
-  return slot.data;
-}
-
-void* CallState::scratch_slot(int32_t index, size_t nbytes) {
-  if (index < 0) return nullptr;
-  if (static_cast<size_t>(index) >= scratch.size()) scratch.resize(index + 1);
-  ScratchSlot& s = scratch[index];
-  if (s.capacity < nbytes || !s.data) {
-    std::free(s.data);
-    s.data = nullptr;
-    s.capacity = 0;
-    s.data = aligned_alloc_buffer(nbytes);
-    if (!s.data) return nullptr;
-    s.capacity = nbytes;
-  }
-  return s.data;
-}
-
-int32_t CallState::fail(int32_t code, int32_t node, const char* message) {
-  if (error_node < 0 && error_message.empty()) {  // the first error wins
-    error_node = node;
-    error_message = message ? message : "";
-  }
-  return code;
-}
-
 namespace {
-CallState* state_of(pg_ctx* ctx) { return static_cast<CallState*>(ctx->host); }
-void* cb_alloc_output(pg_ctx* ctx, int32_t index, int32_t dtype, int32_t ndim, const int64_t* shape) {
-  return state_of(ctx)->alloc_output(index, dtype, ndim, shape);
-}
-void* cb_scratch(pg_ctx* ctx, int32_t slot, size_t nbytes) { return state_of(ctx)->scratch_slot(slot, nbytes); }
-void cb_parallel_for(pg_ctx* ctx, int64_t n, int64_t grain, pg_range_fn fn, void* closure) {
-  state_of(ctx)->pool->parallel_for(n, grain, fn, closure);
-}
-int32_t cb_fail(pg_ctx* ctx, int32_t code, int32_t node, const char* message) {
-  return state_of(ctx)->fail(code, node, message);
-}
 void free_capsule(void* p) { std::free(p); }
 
 // Lends a CallState for one call and gives it back on every exit path (the GIL is held at both ends).
@@ -235,8 +135,9 @@ py::tuple Kernel::call(const py::list& args) {
 
   BorrowedState borrowed(idle_, num_outputs_);
   CallState& st = *borrowed;
+  std::vector<OutputSlot>& slots = st.host.slots();
   for (int i = 0; i < num_outputs_; ++i) {
-    OutputSlot& slot = st.slots[i];
+    OutputSlot& slot = slots[i];
     slot = OutputSlot();
     py::object& prev = st.cached[i];
     // only this state holds it, and nothing else can reach it: write the new result into its memory
@@ -249,18 +150,10 @@ py::tuple Kernel::call(const py::list& args) {
       slot.reused = true;
     }
   }
-  st.error_node = -1;
-  st.error_message.clear();
-  st.pool = &global_pool();
+  st.host.clear_error();
 
   pg_ctx ctx;
-  ctx.abi_version = PG_ABI_VERSION;
-  ctx.num_threads = st.pool->size();
-  ctx.host = &st;
-  ctx.alloc_output = cb_alloc_output;
-  ctx.scratch = cb_scratch;
-  ctx.parallel_for = cb_parallel_for;
-  ctx.fail = cb_fail;
+  st.host.bind(&ctx, &global_pool());
   int32_t status;
   {
     py::gil_scoped_release release;  // every wait below (variable locks, the pool) is without the GIL
@@ -271,23 +164,22 @@ py::tuple Kernel::call(const py::list& args) {
 
   bool missing = false;
   for (int i = 0; i < num_outputs_; ++i)
-    if (!st.slots[i].data) missing = true;
+    if (!slots[i].data) missing = true;
   if (status != PG_OK || missing) {
-    for (auto& slot : st.slots)
-      if (slot.data && !slot.reused) std::free(slot.data);
+    st.host.free_fresh_outputs();
     for (auto& c : st.cached) c = py::object();
     if (status == PG_OK) {
       status = PG_INTERNAL;
-      st.error_message = "compiled module did not produce all its outputs (out of memory?)";
+      st.host.error_message() = "compiled module did not produce all its outputs (out of memory?)";
     }
     py::object err = py::module_::import("pygraph._runtime").attr("KernelError");
-    PyErr_SetObject(err.ptr(), py::make_tuple(status, st.error_node, st.error_message).ptr());
+    PyErr_SetObject(err.ptr(), py::make_tuple(status, st.host.error_node(), st.host.error_message()).ptr());
     throw py::error_already_set();
   }
 
   py::tuple result(num_outputs_);
   for (int i = 0; i < num_outputs_; ++i) {
-    OutputSlot& slot = st.slots[i];
+    OutputSlot& slot = slots[i];
     if (slot.reused) {
       result[i] = st.cached[i];
       continue;

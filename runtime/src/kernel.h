@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "host_services.h"
 #include "pygraph/abi.h"
 
 namespace pygraph {
@@ -28,45 +29,20 @@ class Module {
   std::string path_;
 };
 
-struct OutputSlot {
-  void* data = nullptr;
-  int32_t dtype = 0;
-  int32_t ndim = 0;
-  int64_t shape[PG_MAX_RANK] = {};
-  bool reused = false;
-};
-
-struct ScratchSlot {
-  void* data = nullptr;
-  size_t capacity = 0;
-};
-
 // TF's per-variable mutex for ops built with use_locking=True: a call that writes such a variable holds
 // its lock for the whole run (taken and released without the GIL).
 struct VariableLock {
   std::mutex mu;
 };
 
-// What one call of a Kernel writes: its outputs, its scratch arena and its error. A Kernel keeps a
-// stack of idle ones, so concurrent calls never share them and a single thread reuses the same one
-// (and its outputs' memory) on every call. ctx->host points here.
+// One call's host state (outputs, scratch, error: host_services.cc, shared with AOT artifacts) plus the
+// Python objects of its last outputs. A Kernel keeps a stack of idle ones, so concurrent calls never share
+// them and a single thread reuses the same one (and its outputs' memory) on every call.
 struct CallState {
-  std::vector<OutputSlot> slots;
+  HostState host;
   std::vector<py::object> cached;  // this state's last outputs, reused once nobody else holds them
-  std::vector<ScratchSlot> scratch;
-  ThreadPool* pool = nullptr;
-  int32_t error_node = -1;
-  std::string error_message;
 
-  explicit CallState(int num_outputs) : slots(num_outputs), cached(num_outputs) {}
-  ~CallState();
-  CallState(const CallState&) = delete;
-  CallState& operator=(const CallState&) = delete;
-
-  // ctx callbacks: run without the GIL, touch only this state
-  void* alloc_output(int32_t index, int32_t dtype, int32_t ndim, const int64_t* shape);
-  void* scratch_slot(int32_t slot, size_t nbytes);
-  int32_t fail(int32_t code, int32_t node, const char* message);
+  explicit CallState(int num_outputs) : host(num_outputs), cached(num_outputs) {}
 };
 
 // One compiled program bound to a call site. Any number of threads may call it at once: each call
@@ -87,7 +63,5 @@ class Kernel {
   std::vector<VariableLock*> locks_;  // sorted by address: every call takes them in one order
   py::list lock_owners_;              // keeps the VariableLock objects alive
 };
-
-size_t dtype_itemsize(int32_t dtype);
 
 }  // namespace pygraph
