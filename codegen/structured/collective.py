@@ -2,7 +2,7 @@
 
 Each op calls the host's collective engine (ctx->collectives, abi.h) from inside the compiled step, so a
 data-parallel training step stays one call from Python. PgAllreduce takes a bucket of tensors: they are
-packed into one scratch buffer, reduced by one engine call, then unpacked (and scaled for an average), so
+packed into one scratch buffer, reduced (summed or averaged) by one engine call, then unpacked, so
 many small gradients cost one network round, not one each."""
 
 from __future__ import annotations
@@ -46,13 +46,8 @@ class _Bucket:
             offset = f"{offset} + c{k}"
         lines.append(_engine_call(node, *self.call(node, code)))
         offset = "0"
-        scale = node.attrs.get("scale", 1)
         for k, dst in enumerate(outs):
-            if scale == 1:
-                lines.append(f"memcpy({dst}, fused + {offset}, sizeof({t}) * c{k});")
-            else:
-                factor = cxx.float_lit(scale, t == "float")
-                lines.append(f"for (int64_t i = 0; i < c{k}; ++i) {dst}[i] = fused[{offset} + i] * {factor};")
+            lines.append(f"memcpy({dst}, fused + {offset}, sizeof({t}) * c{k});")
             offset = f"{offset} + c{k}"
         lines.append("}")
         return "", "\n".join(lines)
@@ -60,7 +55,7 @@ class _Bucket:
 
 class Allreduce(_Bucket):
     def call(self, node, code):
-        return "allreduce", f"fused, total, {code}, PG_REDUCE_SUM"
+        return "allreduce", f"fused, total, {code}, {'PG_REDUCE_AVERAGE' if node.attrs['average'] else 'PG_REDUCE_SUM'}"
 
 
 class Broadcast(_Bucket):

@@ -127,8 +127,7 @@ def allreduce(tensor, average=None, name=None, op=None, compression=None):
     Compression.check(compression)
     if op is None:
         op = Sum if average is False else Average
-    scale = 1.0 / _state.size if op is Average else 1.0
-    return _ops.grouped_allreduce([convert_to_tensor(tensor)], scale, name or "HorovodAllreduce")[0]
+    return _ops.grouped_allreduce([convert_to_tensor(tensor)], op is Average, name or "HorovodAllreduce")[0]
 
 
 def grouped_allreduce(tensors, average=None, name=None, op=None):
@@ -136,8 +135,7 @@ def grouped_allreduce(tensors, average=None, name=None, op=None):
     _require_init()
     if op is None:
         op = Sum if average is False else Average
-    scale = 1.0 / _state.size if op is Average else 1.0
-    return _ops.grouped_allreduce(list(tensors), scale, name or "HorovodGroupedAllreduce")
+    return _ops.grouped_allreduce(list(tensors), op is Average, name or "HorovodGroupedAllreduce")
 
 
 def allgather(tensor, name=None):

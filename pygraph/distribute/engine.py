@@ -22,6 +22,7 @@ from .ops import DESCRIPTIONS
 
 # pg_status codes (TF's error codes)
 OK, INVALID_ARGUMENT, DEADLINE_EXCEEDED, FAILED_PRECONDITION, INTERNAL, UNAVAILABLE = 0, 3, 4, 9, 13, 14
+AVERAGE = 1  # pg_reduce_op
 NUMPY = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.int64}
 
 _ALLREDUCE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
@@ -87,6 +88,8 @@ class MPIEngine:
         if count:
             buf = _view(data, count, dtype)
             self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM), "allreduce", key)
+            if op == AVERAGE:
+                np.divide(buf, self.comm.Get_size(), out=buf)
             self._count(buf.nbytes)
 
     def _broadcast(self, key, signature, data, count, dtype, root):
@@ -113,18 +116,20 @@ class MPIEngine:
     # -- deadline and graph check
     def _wait(self, request, what, key):
         timeout = config.collective_timeout()
-        deadline = time.monotonic() + timeout
-        spins = 0
+        start = time.monotonic()
+        deadline = start + timeout
         while not request.Test():
-            spins += 1
-            if spins > 200:  # past the first microseconds, poll without burning the core the peers need
-                if time.monotonic() > deadline:
+            now = time.monotonic()
+            # poll like MPI's blocking calls for the first milliseconds (latency), then without burning the
+            # core the peers may need
+            if now - start > 0.005:
+                if now > deadline:
                     raise CollectiveFailure(
                         DEADLINE_EXCEEDED,
                         f"pygraph.distribute: {what} (call site {key:#x}) on rank {self.comm.Get_rank()} waited "
                         f"{timeout:g} s (PYGRAPH_COLLECTIVE_TIMEOUT) for the other ranks: a rank has died, hangs "
                         "or runs a different program")
-                time.sleep(0.0002 if spins < 5000 else 0.002)
+                time.sleep(0.0002 if now - start < 1 else 0.002)
 
     def _check(self, kind, key, signature):
         """The first time a call site runs, all ranks must be at the same one with the same tensors."""

@@ -12,17 +12,34 @@ import hashlib
 
 from .. import dtypes
 from ..ops import registry
+from ..ops.attr_schema import AttrError
 from ..ops.core import convert_to_tensor, make_op
 from ..ops.registry import RegisterGradient
 
 SUPPORTED = (dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64)
 DESCRIPTIONS: dict[int, str] = {}  # signature -> "allreduce of [w:0 float32 (3, 1)], ..."
 
-registry.register("PgAllreduce", registry.STRUCTURED, stateful=True,
-                  attrs={"key": "int", "signature": "int", "scale": "float", "T": "type"})
-registry.register("PgBroadcast", registry.STRUCTURED, stateful=True,
-                  attrs={"key": "int", "signature": "int", "root": "int", "T": "type"})
-registry.register("PgAllgather", registry.STRUCTURED, stateful=True,
+
+
+def _check_bucket(attrs, inputs, outputs):
+    if attrs["N"] != len(inputs) or not inputs:
+        raise AttrError(f"N = {attrs['N']} but the bucket has {len(inputs)} input(s)")
+    for t, (dtype, shape) in zip(inputs, outputs):
+        if t.dtype is not attrs["T"] or dtype is not attrs["T"] or not shape.is_compatible_with(t.shape):
+            raise AttrError(f"input {t.name} ({t.dtype.name}) and its output must have dtype T = {attrs['T'].name} "
+                            "and the same shape")
+
+
+def _check_gather(attrs, inputs, outputs):
+    if len(inputs) != 1 or inputs[0].dtype is not attrs["T"] or attrs["size"] < 1:
+        raise AttrError("PgAllgather takes one tensor of dtype T and size >= 1")
+
+
+registry.register("PgAllreduce", registry.STRUCTURED, stateful=True, check=_check_bucket,
+                  attrs={"key": "int", "signature": "int", "average": "bool", "N": "int", "T": "type"})
+registry.register("PgBroadcast", registry.STRUCTURED, stateful=True, check=_check_bucket,
+                  attrs={"key": "int", "signature": "int", "root": "int", "N": "int", "T": "type"})
+registry.register("PgAllgather", registry.STRUCTURED, stateful=True, check=_check_gather,
                   attrs={"key": "int", "signature": "int", "size": "int", "T": "type"})
 
 
@@ -62,15 +79,16 @@ def _collective(op_type, kind, tensors, name, attrs, output_specs=None):
     return op.outputs
 
 
-def grouped_allreduce(tensors, scale, name="HorovodAllreduce"):
-    """One PgAllreduce over `tensors` (one dtype): every rank's values summed, times `scale`."""
-    if any(t.dtype.is_integer for t in map(convert_to_tensor, tensors)) and scale != 1:
+def grouped_allreduce(tensors, average, name="HorovodAllreduce"):
+    """One PgAllreduce over `tensors` (one dtype): every rank's values summed, or averaged. The engine
+    divides by the number of ranks at run time, so the compiled program is the same at every size."""
+    if average and any(t.dtype.is_integer for t in map(convert_to_tensor, tensors)):
         raise TypeError("pygraph.distribute averages floating-point tensors only; use op=Sum for integers")
-    return _collective("PgAllreduce", "allreduce", tensors, name, {"scale": float(scale)})
+    return _collective("PgAllreduce", "allreduce", tensors, name, {"average": bool(average), "N": len(tensors)})
 
 
 def grouped_broadcast(tensors, root_rank, name="HorovodBroadcast"):
-    return _collective("PgBroadcast", "broadcast", tensors, name, {"root": int(root_rank)})
+    return _collective("PgBroadcast", "broadcast", tensors, name, {"root": int(root_rank), "N": len(tensors)})
 
 
 def allgather_op(tensor, size, name="HorovodAllgather"):
@@ -86,7 +104,7 @@ def allgather_op(tensor, size, name="HorovodAllgather"):
 @RegisterGradient("PgAllreduce")
 def _allreduce_grad(op, *grads):
     # d(sum_r x_r)/dx_r is the identity on every rank: the gradient is the same reduction of the gradients
-    return grouped_allreduce(list(grads), op.attrs["scale"], name=op.name + "_grad")
+    return grouped_allreduce(list(grads), op.attrs["average"], name=op.name + "_grad")
 
 
 registry.NotDifferentiable("PgBroadcast")

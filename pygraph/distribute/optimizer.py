@@ -79,13 +79,12 @@ class DistributedOptimizer(Optimizer):
         pairs = self._optimizer.compute_gradients(*args, **kwargs)
         hvd = _hvd()
         hvd._require_init()
-        scale = 1.0 / hvd.size() if self._op is Average else 1.0
         present = [(i, g) for i, (g, _) in enumerate(pairs) if g is not None]
         reduced = {}
         graph = present[0][1].graph if present else get_default_graph()
         with graph.as_default(), graph.name_scope(self._name):
             for bucket in buckets([g for _, g in present], self._fusion_bytes):
-                outs = _ops.grouped_allreduce(bucket, scale, name="allreduce_bucket")
+                outs = _ops.grouped_allreduce(bucket, self._op is Average, name="allreduce_bucket")
                 reduced.update({id(g): r for g, r in zip(bucket, outs)})
         return [(reduced[id(g)] if g is not None else None, v) for g, v in pairs]
 

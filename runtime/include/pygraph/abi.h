@@ -45,10 +45,11 @@ typedef void (*pg_range_fn)(void* closure, int64_t begin, int64_t end);
 // NUL-terminated message in `err` (at most `errlen` bytes). `key` names the call site (a bucket of one
 // program) and `signature` hashes the names, shapes and dtypes it carries: an engine compares them across
 // ranks on first use, so ranks running different graphs fail with the mismatch named.
-enum pg_reduce_op { PG_REDUCE_SUM = 0 };
+// AVERAGE: the sum divided by the number of ranks (floating-point dtypes only).
+enum pg_reduce_op { PG_REDUCE_SUM = 0, PG_REDUCE_AVERAGE = 1 };
 typedef struct pg_collectives {
   void* engine;
-  // Sums `data` over all ranks.
+  // Sums (or averages, pg_reduce_op) `data` over all ranks.
   int32_t (*allreduce)(void* engine, int64_t key, int64_t signature, void* data, int64_t count, int32_t dtype,
                        int32_t op, char* err, size_t errlen);
   // Replaces `data` with root's.
