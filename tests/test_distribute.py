@@ -141,3 +141,16 @@ def test_cluster_api_points_to_pygraph_distribute():
     for api in (tf.train.ClusterSpec, tf.train.Server, tf.train.replica_device_setter):
         with pytest.raises(NotImplementedError, match="pygraph.distribute"):
             api({"ps": ["localhost:2222"]})
+
+
+def test_aot_artifact_refuses_collectives(tmp_path):
+    from pygraph.aot import compiler
+    from pygraph.aot.frontend import AotError
+
+    hvd.init()
+    x = tf.placeholder(tf.float32, [None, 3], name="x")
+    total = hvd.allreduce(x * 2.0, name="grad_sum")
+    with tf.Session() as sess:
+        with pytest.raises(AotError, match="PgAllreduce used by 'grad_sum'.*without pygraph.distribute's collective"):
+            compiler.compile(sess, [x], [total], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
