@@ -55,8 +55,8 @@ def buckets(tensors, fusion_bytes):
 
 class DistributedOptimizer(Optimizer):
     """Wraps any pygraph optimizer: compute_gradients averages (op=Average) or sums the gradients over all
-    ranks, fused into buckets of at most `fusion_bytes` (one engine call each), inside the compiled step;
-    apply_gradients is the wrapped optimizer's."""
+    ranks (with one rank it adds nothing), fused into buckets of at most `fusion_bytes` (one engine call
+    each), inside the compiled step; apply_gradients is the wrapped optimizer's."""
 
     def __init__(self, optimizer, name=None, use_locking=False, device_dense="", device_sparse="",
                  compression=Compression.none, sparse_as_dense=False, backward_passes_per_step=1, op=Average,
@@ -79,6 +79,8 @@ class DistributedOptimizer(Optimizer):
         pairs = self._optimizer.compute_gradients(*args, **kwargs)
         hvd = _hvd()
         hvd._require_init()
+        if hvd.size() == 1:  # nothing to reduce (as Horovod): one process runs the plain optimizer's step
+            return pairs
         present = [(i, g) for i, (g, _) in enumerate(pairs) if g is not None]
         reduced = {}
         graph = present[0][1].graph if present else get_default_graph()
