@@ -154,3 +154,13 @@ def test_aot_artifact_refuses_collectives(tmp_path):
         with pytest.raises(AotError, match="PgAllreduce used by 'grad_sum'.*without pygraph.distribute's collective"):
             compiler.compile(sess, [x], [total], tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_gradients_are_fused_into_buckets_by_dtype_and_size():
+    from pygraph.distribute.optimizer import buckets
+
+    a, b = tf.zeros([100], tf.float32), tf.zeros([100], tf.float32)  # 400 bytes each
+    c, d = tf.zeros([10], tf.float64), tf.zeros([300], tf.float32)
+    assert buckets([a, b, c, d], 1000) == [[a, b], [c], [d]]  # a dtype change starts a bucket
+    assert buckets([a, b, d], 800) == [[a, b], [d]]  # 800 fits, 2000 does not
+    assert buckets([d, a], 100) == [[d], [a]]  # a tensor above the limit is a bucket alone

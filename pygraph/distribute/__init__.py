@@ -32,7 +32,7 @@ __all__ = ["init", "shutdown", "is_initialized", "size", "rank", "local_size", "
            "grouped_allreduce", "allgather", "broadcast", "broadcast_global_variables", "broadcast_variables",
            "BroadcastGlobalVariablesHook", "DistributedOptimizer", "Compression", "Average", "Sum", "mpi_enabled"]
 
-_LAUNCHER_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "PMIX_RANK")
+_LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")  # set by mpiexec (hydra, Open MPI)
 
 
 class _State:
@@ -46,8 +46,7 @@ _state = _State()
 
 
 def _launched_by_mpiexec():
-    return any(os.environ.get(v) not in (None, "", "1") for v in _LAUNCHER_VARS if v != "PMIX_RANK") or \
-        "PMIX_RANK" in os.environ
+    return any(v in os.environ for v in _LAUNCHER_VARS)
 
 
 def init(comm=None):
