@@ -33,9 +33,15 @@ class _Bucket:
         counts = [numel_expr(lw.dims[r]) for r in node.inputs]
         ins = [lw.buffers[r].name for r in node.inputs]
         outs = [common.out_buf(lw, node, k).name for k in range(len(node.inputs))]
-        slot = common.reserve_scratch(lw)
         lines = [f"// k{index}: {node.op} {node.name}: {len(ins)} tensor(s) in one bucket", "{"]
         lines += [f"const int64_t c{k} = {c};" for k, c in enumerate(counts)]
+        if len(ins) == 1:  # one tensor: reduce in its output buffer, no fusion buffer
+            lines.append(f"{t}* fused = {outs[0]}; const int64_t total = c0;")
+            lines.append(f"memcpy(fused, {ins[0]}, sizeof({t}) * c0);")
+            lines.append(_engine_call(node, *self.call(node, code)))
+            lines.append("}")
+            return "", "\n".join(lines)
+        slot = common.reserve_scratch(lw)
         lines.append("const int64_t total = " + " + ".join(f"c{k}" for k in range(len(counts))) + ";")
         lines.append(f"{t}* fused = static_cast<{t}*>(ctx->scratch(ctx, {slot}, sizeof({t}) * (total ? total : 1)));")
         lines.append(f'if (!fused) return ctx->fail(ctx, PG_RESOURCE_EXHAUSTED, {node.id}, '
