@@ -84,6 +84,11 @@ def regression(out):
                 sess.run(theta.assign(np.zeros((9, 1))))
                 saver.restore(sess, path)
                 results[f"restored_rank{hvd.rank()}"] = sess.run(theta)
+    tf.reset_default_graph()  # fp16 compression: 0.1 travels as the half float 1638/16384
+    third = tf.constant(np.full(4, 0.1, np.float32))
+    with tf.Session() as sess:
+        results["fp16_sum"] = sess.run(hvd.allreduce(third, op=hvd.Sum, compression=hvd.Compression.fp16))
+        results["fp32_sum"] = sess.run(hvd.allreduce(third, op=hvd.Sum))
     np.savez(os.path.join(out, f"rank{hvd.rank()}.npz"), **results)
 
 

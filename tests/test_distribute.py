@@ -68,6 +68,15 @@ def test_sharded_training_matches_one_process(ranks, reference, tmp_path):
     # rank 0 saved, every rank restored rank 0's trained Adam theta
     for r in range(ranks):
         np.testing.assert_array_equal(results[r][f"restored_rank{r}"], results[0]["adam_final_rank0"])
+    # Compression.fp16: summed as half floats (0.1 -> 1638/16384; 3 of them round to 2456/8192)
+    half = np.float16(0.1)
+    expected = half
+    for _ in range(ranks - 1):
+        expected = np.float16(expected + half)
+    for r in range(ranks):
+        np.testing.assert_array_equal(results[r]["fp16_sum"], np.full(4, np.float32(expected)))
+        np.testing.assert_allclose(results[r]["fp32_sum"], np.full(4, ranks * 0.1), rtol=1e-6)
+    assert abs(np.float32(expected) - ranks * 0.1) > 1e-5  # the half-float sum is not the float32 one
     # the collective runs inside the step: one program per training step, with one bucket (theta and bias)
     for name in ("GradientDescent", "Momentum", "Adam", "Adagrad", "RMSProp"):
         # compiled once per rank (the ranks' stderr lines may interleave), then reused for every step
@@ -129,6 +138,9 @@ def test_distributed_optimizer_wraps_and_refuses_what_it_cannot_do():
     hvd.init()
     with pytest.raises(TypeError, match="wraps a tf.train.Optimizer"):
         hvd.DistributedOptimizer(object())
+    hvd.DistributedOptimizer(tf.train.AdamOptimizer(), compression=hvd.Compression.fp16)
+    with pytest.raises(ValueError, match="Compression.none or hvd.Compression.fp16"):
+        hvd.DistributedOptimizer(tf.train.AdamOptimizer(), compression="int8")
     with pytest.raises(NotImplementedError, match="backward_passes_per_step"):
         hvd.DistributedOptimizer(tf.train.AdamOptimizer(), backward_passes_per_step=2)
     with pytest.raises(TypeError, match="averages floating-point tensors only"):

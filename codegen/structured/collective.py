@@ -61,7 +61,10 @@ class _Bucket:
 
 class Allreduce(_Bucket):
     def call(self, node, code):
-        return "allreduce", f"fused, total, {code}, {'PG_REDUCE_AVERAGE' if node.attrs['average'] else 'PG_REDUCE_SUM'}"
+        op = "PG_REDUCE_AVERAGE" if node.attrs["average"] else "PG_REDUCE_SUM"
+        if node.attrs.get("fp16"):
+            op += " | PG_REDUCE_FP16"
+        return "allreduce", f"fused, total, {code}, {op}"
 
 
 class Broadcast(_Bucket):

@@ -123,10 +123,11 @@ def local_rank():
 def allreduce(tensor, average=None, name=None, op=None, compression=None):
     """The tensor summed (op=Sum) or averaged (the default; average=False means sum) over all ranks."""
     _require_init()
-    Compression.check(compression)
+    fp16 = Compression.check(compression)
     if op is None:
         op = Sum if average is False else Average
-    return _ops.grouped_allreduce([convert_to_tensor(tensor)], op is Average, name or "HorovodAllreduce")[0]
+    return _ops.grouped_allreduce([convert_to_tensor(tensor)], op is Average, name or "HorovodAllreduce",
+                                  fp16=fp16)[0]
 
 
 def grouped_allreduce(tensors, average=None, name=None, op=None):

@@ -22,7 +22,7 @@ from .ops import DESCRIPTIONS
 
 # pg_status codes (TF's error codes)
 OK, INVALID_ARGUMENT, DEADLINE_EXCEEDED, FAILED_PRECONDITION, INTERNAL, UNAVAILABLE = 0, 3, 4, 9, 13, 14
-AVERAGE = 1  # pg_reduce_op
+AVERAGE, FP16 = 1, 2  # pg_reduce_op bits
 NUMPY = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.int64}
 
 _ALLREDUCE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
@@ -55,6 +55,7 @@ class MPIEngine:
         self.checked = set()  # (kind, key) whose signature all ranks agreed on
         self.broken = None  # the first failure: later collectives fail at once instead of waiting again
         self.stats = {"calls": 0, "bytes": 0}
+        self._half_op = None
         self._callbacks = (_ALLREDUCE(self._guard(self._allreduce)), _BROADCAST(self._guard(self._broadcast)),
                            _ALLGATHER(self._guard(self._allgather)))
 
@@ -87,10 +88,25 @@ class MPIEngine:
         self._check("allreduce", key, signature)
         if count:
             buf = _view(data, count, dtype)
-            self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM), "allreduce", key)
-            if op == AVERAGE:
+            if op & FP16:  # on the wire as half floats, summed as half floats (Horovod's Compression.fp16)
+                half = buf.astype(np.float16)
+                request = self.comm.Iallreduce(self.MPI.IN_PLACE, [half.view(np.uint16), self.MPI.UINT16_T],
+                                               op=self._half_sum())
+                self._wait(request, "allreduce", key)
+                buf[:] = half
+            else:
+                self._wait(self.comm.Iallreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM), "allreduce", key)
+            if op & AVERAGE:
                 np.divide(buf, self.comm.Get_size(), out=buf)
             self._count(buf.nbytes)
+
+    def _half_sum(self):
+        if self._half_op is None:
+            def add(inbuf, inoutbuf, datatype):
+                out = np.frombuffer(inoutbuf, np.float16)
+                out += np.frombuffer(inbuf, np.float16)
+            self._half_op = self.MPI.Op.Create(add, commute=True)
+        return self._half_op
 
     def _broadcast(self, key, signature, data, count, dtype, root):
         self._check("broadcast", key, signature)

@@ -36,7 +36,8 @@ def _check_gather(attrs, inputs, outputs):
 
 
 registry.register("PgAllreduce", registry.STRUCTURED, stateful=True, check=_check_bucket,
-                  attrs={"key": "int", "signature": "int", "average": "bool", "N": "int", "T": "type"})
+                  attrs={"key": "int", "signature": "int", "average": "bool", "fp16": "?bool", "N": "int",
+                         "T": "type"})
 registry.register("PgBroadcast", registry.STRUCTURED, stateful=True, check=_check_bucket,
                   attrs={"key": "int", "signature": "int", "root": "int", "N": "int", "T": "type"})
 registry.register("PgAllgather", registry.STRUCTURED, stateful=True, check=_check_gather,
@@ -79,12 +80,15 @@ def _collective(op_type, kind, tensors, name, attrs, output_specs=None):
     return op.outputs
 
 
-def grouped_allreduce(tensors, average, name="HorovodAllreduce"):
+def grouped_allreduce(tensors, average, name="HorovodAllreduce", fp16=False):
     """One PgAllreduce over `tensors` (one dtype): every rank's values summed, or averaged. The engine
     divides by the number of ranks at run time, so the compiled program is the same at every size."""
     if average and any(t.dtype.is_integer for t in map(convert_to_tensor, tensors)):
         raise TypeError("pygraph.distribute averages floating-point tensors only; use op=Sum for integers")
-    return _collective("PgAllreduce", "allreduce", tensors, name, {"average": bool(average), "N": len(tensors)})
+    if fp16 and any(not t.dtype.is_floating for t in map(convert_to_tensor, tensors)):
+        raise TypeError("Compression.fp16 compresses floating-point tensors only")
+    return _collective("PgAllreduce", "allreduce", tensors, name,
+                       {"average": bool(average), "fp16": bool(fp16), "N": len(tensors)})
 
 
 def grouped_broadcast(tensors, root_rank, name="HorovodBroadcast"):
@@ -104,7 +108,8 @@ def allgather_op(tensor, size, name="HorovodAllgather"):
 @RegisterGradient("PgAllreduce")
 def _allreduce_grad(op, *grads):
     # d(sum_r x_r)/dx_r is the identity on every rank: the gradient is the same reduction of the gradients
-    return grouped_allreduce(list(grads), op.attrs["average"], name=op.name + "_grad")
+    return grouped_allreduce(list(grads), op.attrs["average"], name=op.name + "_grad",
+                             fp16=bool(op.attrs.get("fp16")))
 
 
 registry.NotDifferentiable("PgBroadcast")

@@ -45,8 +45,9 @@ typedef void (*pg_range_fn)(void* closure, int64_t begin, int64_t end);
 // NUL-terminated message in `err` (at most `errlen` bytes). `key` names the call site (a bucket of one
 // program) and `signature` hashes the names, shapes and dtypes it carries: an engine compares them across
 // ranks on first use, so ranks running different graphs fail with the mismatch named.
-// AVERAGE: the sum divided by the number of ranks (floating-point dtypes only).
-enum pg_reduce_op { PG_REDUCE_SUM = 0, PG_REDUCE_AVERAGE = 1 };
+// AVERAGE: the sum divided by the number of ranks (floating-point dtypes only). FP16: a flag, or'ed in:
+// values travel and are summed as IEEE half floats (Horovod's Compression.fp16), then widen again.
+enum pg_reduce_op { PG_REDUCE_SUM = 0, PG_REDUCE_AVERAGE = 1, PG_REDUCE_FP16 = 2 };
 typedef struct pg_collectives {
   void* engine;
   // Sums (or averages, pg_reduce_op) `data` over all ranks.
