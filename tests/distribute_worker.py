@@ -66,10 +66,16 @@ def regression(out):
         tf.reset_default_graph()
         init = np.random.default_rng(100 + hvd.rank()).uniform(-1, 1, (9, 1))  # differs per rank
         X, y, theta, train_op = model(X_data, y_data, init, hvd.DistributedOptimizer(make()))
-        bcast = hvd.broadcast_global_variables(0)
+        hook = hvd.BroadcastGlobalVariablesHook(0)  # momentum's run broadcasts through the hook
+        bcast = None if name == "momentum" else hvd.broadcast_global_variables(0)
+        if bcast is None:
+            hook.begin()
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
-            sess.run(bcast)
+            if bcast is None:
+                hook.after_create_session(sess)
+            else:
+                sess.run(bcast)
             start = sess.run(theta)
             results[f"{name}_start_rank{hvd.rank()}"] = start
             for _ in range(STEPS):
