@@ -3,6 +3,8 @@
 PYGRAPH_CACHE_DIR    compiled-module cache (default $XDG_CACHE_HOME/pygraph, else ~/.cache/pygraph)
 PYGRAPH_COMPILE_TIMEOUT  seconds one compile may take before it is stopped (default 600)
 PYGRAPH_DEBUG        0 quiet; 1 kernels per compiled program; 2 + generated source; 3 + compiler commands
+PYGRAPH_COLLECTIVE_TIMEOUT  seconds a pygraph.distribute collective may wait for the other ranks before it
+                     fails with DeadlineExceededError (default 120; a dead rank must not hang the others)
 PYGRAPH_CXX          C++ compiler (default $CXX, else c++)
 PYGRAPH_CXXFLAGS     extra flags appended to the compile command
 PYGRAPH_NUM_THREADS  threads for parallel loops (default: all cores)
@@ -46,6 +48,20 @@ def compile_timeout():
         seconds = 0.0
     if not seconds > 0:
         raise ValueError(f"PYGRAPH_COMPILE_TIMEOUT must be a positive number of seconds, got {value!r}")
+    return seconds
+
+
+def collective_timeout():
+    """Seconds one collective (allreduce, broadcast, ...) waits for the other ranks before it fails."""
+    value = os.environ.get("PYGRAPH_COLLECTIVE_TIMEOUT", "").strip()
+    if not value:
+        return 120.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise ValueError(f"PYGRAPH_COLLECTIVE_TIMEOUT must be a positive number of seconds, got {value!r}")
     return seconds
 
 

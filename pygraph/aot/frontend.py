@@ -116,11 +116,15 @@ def _resolve(graph, name, allow_op):
     raise AotError(f"{what} {name!r} names an op with {len(op.outputs)} outputs: give one as {name}:INDEX")
 
 
+# pygraph.distribute's collectives: an artifact has no engine (it would silently train as one process)
+_COLLECTIVES = ("PgAllreduce", "PgBroadcast", "PgAllgather")
+
+
 def _unsupported(ops):
     bad = {}
     for op in ops:
         row = registry.REGISTRY.get(op.type)
-        if row is None or row.kind == registry.HOST:
+        if row is None or row.kind == registry.HOST or op.type in _COLLECTIVES:
             bad.setdefault(op.type, []).append(op)
     if not bad:
         return
@@ -128,8 +132,10 @@ def _unsupported(ops):
     for t, users in sorted(bad.items()):
         where = ", ".join(f"'{o.name}'" + (f" ({o.creation_site})" if o.creation_site else "") for o in users[:3])
         parts.append(f"{t} used by {where}" + (f" and {len(users) - 3} more" if len(users) > 3 else ""))
+    hint = ("; artifacts run without pygraph.distribute's collective engine: export a graph built without "
+            "DistributedOptimizer or hvd collectives" if any(t in _COLLECTIVES for t in bad) else "")
     raise AotError(f"unsupported op type{'s' if len(bad) > 1 else ''} for ahead-of-time compilation: "
-                   + "; ".join(parts))
+                   + "; ".join(parts) + hint)
 
 
 def export(sess, feeds, fetches, own_graph=False):

@@ -95,11 +95,16 @@ def check_dtypes(op_type, inputs, outputs, attrs):
             raise AttrError(f"output dtype {outputs[0][0].name} should be {want} for inputs of dtype {first.name}")
 
 
+# ops with one output per input, N of each (pygraph.distribute's bucketed collectives)
+N_OUTPUTS = {"PgAllreduce", "PgBroadcast"}
+
+
 def check_arity(op_type, inputs, outputs, attrs):
     n = ARITY.get(op_type, -1)
     if n is not None and n >= 0 and len(inputs) != n:
         raise AttrError(f"{op_type} takes {n} input(s), got {len(inputs)}")
-    expected = 0 if op_type == "NoOp" else attrs.get("num") if op_type == "Unpack" else OUTPUTS.get(op_type, 1)
+    expected = 0 if op_type == "NoOp" else attrs.get("num") if op_type == "Unpack" else \
+        attrs.get("N") if op_type in N_OUTPUTS else OUTPUTS.get(op_type, 1)
     if len(outputs) != expected:
         raise AttrError(f"{op_type} has {expected} output(s), got {len(outputs)}")
 

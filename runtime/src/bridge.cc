@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "host_services.h"
 #include "kernel.h"
 #include "thread_pool.h"
 
@@ -46,6 +47,19 @@ class KernelError(RuntimeError):
   py::class_<VariableLock>(m, "VariableLock", "The mutex of one variable's use_locking updates.")
       .def(py::init<>());
 
+  // pygraph.distribute: the engine's C entry points (addresses of functions that live as long as the
+  // process, e.g. ctypes callbacks it keeps), or all 0 for the one-process table.
+  m.def("set_collectives", [](uintptr_t engine, uintptr_t allreduce, uintptr_t broadcast, uintptr_t allgather) {
+    if (!allreduce || !broadcast || !allgather) return pygraph::set_collectives(nullptr);
+    // never freed: a call that is running may still read the previous table (a few bytes per init)
+    pg_collectives& t = *new pg_collectives();
+    t.engine = reinterpret_cast<void*>(engine);
+    t.allreduce = reinterpret_cast<decltype(t.allreduce)>(allreduce);
+    t.broadcast = reinterpret_cast<decltype(t.broadcast)>(broadcast);
+    t.allgather = reinterpret_cast<decltype(t.allgather)>(allgather);
+    pygraph::set_collectives(&t);
+  }, py::arg("engine"), py::arg("allreduce"), py::arg("broadcast"), py::arg("allgather"),
+     "Install the collective engine that compiled programs call (all 0: one process).");
   m.def("set_num_threads", &pygraph::set_global_pool_size, "Threads used by ctx->parallel_for.");
   m.def("get_num_threads", [] { return pygraph::global_pool().size(); });
 }

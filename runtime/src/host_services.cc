@@ -5,7 +5,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -105,6 +107,27 @@ int32_t HostState::fail(int32_t code, int32_t node, const char* message) {
 }
 
 namespace {
+// One process: a sum or broadcast over one rank leaves the data as it is; a gather copies it.
+int32_t local_allreduce(void*, int64_t, int64_t, void*, int64_t, int32_t, int32_t, char*, size_t) { return PG_OK; }
+int32_t local_broadcast(void*, int64_t, int64_t, void*, int64_t, int32_t, int32_t root, char* err,
+                        size_t errlen) {
+  if (root == 0) return PG_OK;
+  std::snprintf(err, errlen, "broadcast from root rank %d, but there is only one process (rank 0)", root);
+  return PG_INVALID_ARGUMENT;
+}
+int32_t local_allgather(void*, int64_t, int64_t, const void* data, void* out, int64_t count, int32_t dtype, char*,
+                        size_t) {
+  if (out != data) std::memcpy(out, data, static_cast<size_t>(count) * dtype_itemsize(dtype));
+  return PG_OK;
+}
+const pg_collectives kLocalCollectives = {nullptr, local_allreduce, local_broadcast, local_allgather};
+std::atomic<const pg_collectives*> g_collectives{&kLocalCollectives};
+}  // namespace
+
+void set_collectives(const pg_collectives* table) { g_collectives.store(table ? table : &kLocalCollectives); }
+const pg_collectives* current_collectives() { return g_collectives.load(); }
+
+namespace {
 void* cb_alloc_output(pg_ctx* ctx, int32_t index, int32_t dtype, int32_t ndim, const int64_t* shape) {
   return static_cast<HostState*>(ctx->host)->alloc_output(index, dtype, ndim, shape);
 }
@@ -128,6 +151,7 @@ void HostState::bind(pg_ctx* ctx, ThreadPool* pool) {
   ctx->scratch = cb_scratch;
   ctx->parallel_for = cb_parallel_for;
   ctx->fail = cb_fail;
+  ctx->collectives = current_collectives();
 }
 
 }  // namespace pygraph

@@ -32,6 +32,11 @@ size_t byte_size(int32_t ndim, const int64_t* shape, size_t itemsize);
 size_t host_memory_bytes();
 void* aligned_alloc_buffer(size_t nbytes);  // release with std::free; NULL above host_memory_bytes()
 
+// The collective engine every new call sees (pygraph.distribute registers one; NULL restores the
+// one-process table). Process-wide: ranks are processes.
+void set_collectives(const pg_collectives* table);
+const pg_collectives* current_collectives();
+
 // What one call of a program writes: its outputs, its scratch arena and its first error. ctx->host points
 // here. Used by one call at a time: the Python bridge keeps a stack of idle ones per Kernel, so concurrent
 // calls never share one; an AOT instance owns one and is documented as one-thread-at-a-time.

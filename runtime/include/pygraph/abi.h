@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PG_ABI_VERSION 1
+#define PG_ABI_VERSION 2
 #define PG_MAX_RANK 8
 
 #ifdef __cplusplus
@@ -40,6 +40,27 @@ typedef struct pg_tensor {
 
 typedef void (*pg_range_fn)(void* closure, int64_t begin, int64_t end);
 
+// ---- Collectives (ABI 2; pygraph.distribute): the engine that reduces across processes (MPI, ...). ----
+// Every function works in place on `count` elements at `data` and returns PG_OK or an error code with a
+// NUL-terminated message in `err` (at most `errlen` bytes). `key` names the call site (a bucket of one
+// program) and `signature` hashes the names, shapes and dtypes it carries: an engine compares them across
+// ranks on first use, so ranks running different graphs fail with the mismatch named.
+// AVERAGE: the sum divided by the number of ranks (floating-point dtypes only). FP16: a flag, or'ed in:
+// values travel and are summed as IEEE half floats (Horovod's Compression.fp16), then widen again.
+enum pg_reduce_op { PG_REDUCE_SUM = 0, PG_REDUCE_AVERAGE = 1, PG_REDUCE_FP16 = 2 };
+typedef struct pg_collectives {
+  void* engine;
+  // Sums (or averages, pg_reduce_op) `data` over all ranks.
+  int32_t (*allreduce)(void* engine, int64_t key, int64_t signature, void* data, int64_t count, int32_t dtype,
+                       int32_t op, char* err, size_t errlen);
+  // Replaces `data` with root's.
+  int32_t (*broadcast)(void* engine, int64_t key, int64_t signature, void* data, int64_t count, int32_t dtype,
+                       int32_t root, char* err, size_t errlen);
+  // `out` (size * count elements) receives every rank's `data`, rank 0's first.
+  int32_t (*allgather)(void* engine, int64_t key, int64_t signature, const void* data, void* out, int64_t count,
+                       int32_t dtype, char* err, size_t errlen);
+} pg_collectives;
+
 // The host's services, passed to every call. A host (the Python bridge, or the
 // AOT wrapper) fills in the function pointers.
 typedef struct pg_ctx pg_ctx;
@@ -55,6 +76,8 @@ struct pg_ctx {
   void (*parallel_for)(pg_ctx* ctx, int64_t n, int64_t grain, pg_range_fn fn, void* closure);
   // Records an error for graph node `node` (index in the program's node table); returns `code`.
   int32_t (*fail)(pg_ctx* ctx, int32_t code, int32_t node, const char* message);
+  // ABI 2: never NULL; a host without an engine gives the one-process table (every collective an identity).
+  const pg_collectives* collectives;
 };
 
 // Every generated module exports these two symbols.
