@@ -14,6 +14,7 @@ from .nn_impl import (  # noqa: F401
     weighted_cross_entropy_with_logits,
 )
 from .ops.array import stop_gradient
+from .ops.conv import avg_pool, conv2d, max_pool  # noqa: F401
 from .ops.core import convert_to_tensor, op_scope
 from .ops.layout import reshape
 from .ops.math import exp, log, negative, relu, sigmoid, softplus, subtract, tanh, truediv  # noqa: F401

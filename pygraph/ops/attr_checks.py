@@ -57,7 +57,10 @@ _TYPED = {**{t: ("T", (0,)) for t in ("StopGradient", "SumToShape", "BroadcastLi
           "ArgMin": ("output_type", ()), "Shape": ("out_type", ()), "Size": ("out_type", ()), "Range": ("Tidx", ()),
           "RandomUniform": ("dtype", ()), "RandomStandardNormal": ("dtype", ()), "TruncatedNormal": ("dtype", ()),
           "RandomUniformInt": ("Tout", (1, 2)), "Const": ("dtype", ()), "Placeholder": ("dtype", ()),
-          "VariableV2": ("dtype", ())}
+          "VariableV2": ("dtype", ()),
+          **{t: ("T", ins) for t, ins in (("Conv2D", (0, 1)), ("Conv2DBackpropInput", (1, 2)),
+                                          ("Conv2DBackpropFilter", (0, 2)), ("MaxPool", (0,)), ("AvgPool", (0,)),
+                                          ("MaxPoolGrad", (0, 1, 2)), ("AvgPoolGrad", (1,)))}}
 
 
 _SAME_DTYPE = frozenset(("Assign", "AssignAdd", "AssignSub", "AddN", "Select", "PlaceholderWithDefault")
@@ -134,7 +137,8 @@ _MIRRORED = {"Tile": (1, "multiples"), "Reshape": (1, "shape"), "Transpose": (1,
              "ConcatV2": (-1, "axis"), "GatherV2": (2, "axis"), "OneHot": (1, "depth"), "Fill": (0, "shape"),
              "ArgMax": (1, "axis"), "ArgMin": (1, "axis"), "RandomUniform": (0, "shape"),
              "RandomStandardNormal": (0, "shape"), "TruncatedNormal": (0, "shape"), "RandomUniformInt": (0, "shape"),
-             **{t: (1, "axis") for t in ("Sum", "Mean", "Max", "Min", "Prod")}}
+             "Conv2DBackpropInput": (0, "input_sizes"), "Conv2DBackpropFilter": (1, "filter_sizes"),
+             "AvgPoolGrad": (0, "orig_input_shape"), **{t: (1, "axis") for t in ("Sum", "Mean", "Max", "Min", "Prod")}}
 
 
 def check_mirrored(op_type, inputs, attrs):
