@@ -29,6 +29,10 @@ ARITY = {**{t: 1 for t in _UNARY}, **{t: 2 for t in _BINARY},
          "MergeSummary": None}
 
 
+# number of outputs of the ops that have other than one (NoOp: 0, Unpack: its `num` attr)
+OUTPUTS = {}
+
+
 def _rank(t):
     return t.shape.ndims
 
@@ -101,7 +105,7 @@ def check_arity(op_type, inputs, outputs, attrs):
     n = ARITY.get(op_type, -1)
     if n is not None and n >= 0 and len(inputs) != n:
         raise AttrError(f"{op_type} takes {n} input(s), got {len(inputs)}")
-    expected = 0 if op_type == "NoOp" else attrs.get("num") if op_type == "Unpack" else 1
+    expected = 0 if op_type == "NoOp" else attrs.get("num") if op_type == "Unpack" else OUTPUTS.get(op_type, 1)
     if len(outputs) != expected:
         raise AttrError(f"{op_type} has {expected} output(s), got {len(outputs)}")
 
