@@ -135,3 +135,18 @@ def test_run_time_shape_mismatch_is_an_invalid_argument_error():
             sess.run(y, {x: np.ones((1, 4, 4, 3), np.float32)})
         with pytest.raises(tf.errors.InvalidArgumentError, match="negative"):
             sess.run(y, {x: np.ones((1, 2, 4, 2), np.float32)})
+
+
+def test_second_derivatives_of_conv_and_avg_pool():
+    x = RNG.standard_normal((1, 4, 4, 2))
+    f = RNG.standard_normal((2, 2, 2, 2))
+
+    def build(a, b):
+        y = tf.nn.conv2d(a, b, [1, 2, 1, 1], "SAME")
+        dx, df = tf.gradients(tf.reduce_sum(y * y), [a, b])
+        return [dx, df, tf.gradients(tf.reduce_sum(tf.nn.avg_pool(a * a, [1, 2, 2, 1], [1, 1, 1, 1], "SAME")), a)[0]]
+
+    check_gradient(build, [x, f], rtol=1e-6, atol=1e-8)
+    with pytest.raises(NotImplementedError, match="MaxPoolGradGrad"):
+        p = tf.placeholder(tf.float64, (1, 4, 4, 1))
+        tf.gradients(tf.gradients(tf.reduce_sum(tf.nn.max_pool(p, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")), p), p)

@@ -20,7 +20,8 @@ _MATH_BINARY = ("Add", "Sub", "Mul", "RealDiv", "FloorDiv", "FloorMod", "Pow", "
 _UNARY = _MATH_UNARY + ("Cast", "StopGradient", "PlaceholderWithDefault", "Shape", "Size", "Squeeze", "Unpack",
                         "MatrixInverse", "RandomUniform", "RandomStandardNormal", "TruncatedNormal")
 _BINARY = _MATH_BINARY + (
-           "SumToShape", "BroadcastLike", "Fill", "Reshape", "ExpandDims", "Tile", "MatMul", "Transpose", "Sum",
+           "SumToShape", "BroadcastLike", "Fill", "Reshape", "ExpandDims", "Tile", "MatMul", "BatchMatMul", "Transpose",
+           "Sum",
            "Mean", "Max", "Min", "Prod", "ArgMax", "ArgMin", "Assign", "AssignAdd", "AssignSub", "ScalarSummary",
            "HistogramSummary")
 ARITY = {**{t: 1 for t in _UNARY}, **{t: 2 for t in _BINARY},
@@ -56,7 +57,8 @@ _COMPARISONS = ("Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqu
 _TYPED = {**{t: ("T", (0,)) for t in ("StopGradient", "SumToShape", "BroadcastLike", "Reshape", "ExpandDims",
                                       "Squeeze", "Unpack", "Tile", "MatrixInverse", "Transpose", "Sum", "Mean",
                                       "Max", "Min", "Prod", "StridedSlice")},
-          "MatMul": ("T", (0, 1)), "Fill": ("T", (1,)), "OneHot": ("T", (2, 3)), "GatherV2": ("Tparams", (0,)),
+          "MatMul": ("T", (0, 1)), "BatchMatMul": ("T", (0, 1)), "Fill": ("T", (1,)), "OneHot": ("T", (2, 3)),
+          "GatherV2": ("Tparams", (0,)),
           "ConcatV2": ("T", "values"), "Pack": ("T", None), "Cast": ("DstT", ()), "ArgMax": ("output_type", ()),
           "ArgMin": ("output_type", ()), "Shape": ("out_type", ()), "Size": ("out_type", ()), "Range": ("Tidx", ()),
           "RandomUniform": ("dtype", ()), "RandomStandardNormal": ("dtype", ()), "TruncatedNormal": ("dtype", ()),
@@ -247,6 +249,17 @@ def matmul(attrs, inputs, outputs):
 def rank_2(attrs, inputs, outputs):
     if _rank(inputs[0]) not in (None, 2):
         raise AttrError(f"needs a rank-2 input, got rank {_rank(inputs[0])}")
+
+
+def rank_at_least_2(attrs, inputs, outputs):
+    if _rank(inputs[0]) is not None and _rank(inputs[0]) < 2:
+        raise AttrError(f"needs an input of rank >= 2, got rank {_rank(inputs[0])}")
+
+
+def batch_matmul(attrs, inputs, outputs):
+    ranks = [_rank(t) for t in inputs]
+    if None in ranks or ranks[0] != ranks[1] or ranks[0] < 3:
+        raise AttrError(f"BatchMatMul needs two inputs of the same known rank >= 3, got ranks {ranks}")
 
 
 def transpose(attrs, inputs, outputs):

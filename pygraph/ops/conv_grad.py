@@ -48,3 +48,32 @@ def _avg_pool_grad(op, grad):
     x = op.inputs[0]
     attrs = _pool_attrs(op)
     return [_backprop("AvgPoolGrad", [_sizes(x, "orig_input_shape", attrs), grad], x, attrs)]
+
+
+# Second derivatives (TF1's nn_grad.py): the backprops are linear in the tensors they differentiate.
+@RegisterGradient("Conv2DBackpropInput")
+def _conv2d_backprop_input_grad(op, grad):
+    sizes, f, dy = op.inputs
+    a_f = _conv_attrs(op)
+    return [None, _backprop("Conv2DBackpropFilter", [grad, _sizes(f, "filter_sizes", a_f), dy], f, a_f),
+            conv.conv2d(grad, f, list(op.attrs["strides"]), op.attrs["padding"])]
+
+
+@RegisterGradient("Conv2DBackpropFilter")
+def _conv2d_backprop_filter_grad(op, grad):
+    x, sizes, dy = op.inputs
+    a_in = _conv_attrs(op)
+    return [_backprop("Conv2DBackpropInput", [_sizes(x, "input_sizes", a_in), grad, dy], x, a_in), None,
+            conv.conv2d(x, grad, list(op.attrs["strides"]), op.attrs["padding"])]
+
+
+@RegisterGradient("AvgPoolGrad")
+def _avg_pool_grad_grad(op, grad):
+    a = op.attrs
+    return [None, conv.avg_pool(grad, list(a["ksize"]), list(a["strides"]), a["padding"])]
+
+
+@RegisterGradient("MaxPoolGrad")
+def _max_pool_grad_grad(op, grad):
+    raise NotImplementedError(f"The second derivative of tf.nn.max_pool (MaxPoolGradGrad, for "
+                              f"'{op.name}') is not supported yet")
