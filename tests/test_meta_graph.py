@@ -154,7 +154,15 @@ def _every_op_graph():
              sum_to_shape_of(tf.ones_like(x), tf.constant([[0.0, 0.0, 0.0]]))]  # the last two: gradient helpers
     grads = tf.gradients(tf.reduce_mean(tf.square(tf.matmul(x, w) - 1.0)) + tf.reduce_sum(x * x), [x, w])
     merged = tf.summary.merge([tf.summary.scalar("loss", tf.reduce_mean(x)), tf.summary.histogram("x", x)])
-    return binary + unary + layout + reductions + misc + grads + [merged]
+    image = tf.reshape(x, [1, 2, 3, 1])  # convolution, pooling and their gradient ops
+    conv = tf.nn.conv2d(image, tf.constant(np.ones((2, 2, 1, 2), np.float32)), [1, 1, 1, 1], "SAME")
+    pools = [tf.nn.max_pool(image, [1, 2, 2, 1], [1, 1, 1, 1], "SAME"),
+             tf.nn.avg_pool(image, [1, 2, 2, 1], [1, 2, 1, 1], "VALID")]
+    nets = [conv, *pools, *tf.gradients(tf.reduce_sum(conv) + sum(tf.reduce_sum(p * p) for p in pools), [image]),
+            *tf.nn.top_k(x, 2), tf.matmul(tf.reshape(x, [2, 1, 3]), tf.reshape(x, [2, 3, 1]))]
+    filt = tf.get_variable("filt", (2, 2, 1, 2), initializer=tf.constant_initializer(0.5))
+    nets += tf.gradients(tf.nn.conv2d(image, filt, [1, 1, 1, 1], "VALID"), [filt])
+    return binary + unary + layout + reductions + misc + grads + [merged] + nets
 
 
 def _registered_op_types():
