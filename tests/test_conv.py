@@ -150,3 +150,19 @@ def test_second_derivatives_of_conv_and_avg_pool():
     with pytest.raises(NotImplementedError, match="MaxPoolGradGrad"):
         p = tf.placeholder(tf.float64, (1, 4, 4, 1))
         tf.gradients(tf.gradients(tf.reduce_sum(tf.nn.max_pool(p, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")), p), p)
+
+
+def test_max_pool_gradient_with_more_than_64_channels():
+    x = RNG.standard_normal((1, 3, 3, 70))
+    px = tf.placeholder(tf.float64, x.shape)
+    dx = tf.gradients(tf.reduce_sum(tf.nn.max_pool(px, [1, 2, 2, 1], [1, 1, 1, 1], "VALID")), px)[0]
+    with tf.Session() as sess:
+        got = sess.run(dx, {px: x})
+    want = np.zeros_like(x)  # each window's maximum gets one count per window it wins
+    for y in range(2):
+        for z in range(2):
+            win = x[0, y:y + 2, z:z + 2]
+            for c in range(70):
+                i, j = np.unravel_index(np.argmax(win[:, :, c]), (2, 2))
+                want[0, y + i, z + j, c] += 1
+    np.testing.assert_array_equal(got, want)
