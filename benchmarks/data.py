@@ -76,6 +76,9 @@ def prepare(path):
         mlp_params[f"mlp_W{i}"] = _truncated_normal(rng, (fan_in, fan_out), 2.0 / np.sqrt(fan_in))
         mlp_params[f"mlp_b{i}"] = np.zeros(fan_out)
     w7_x = rng.standard_normal(W7_SIZE)
+    from . import nets  # W9/W10: drawn after W7, so the earlier rows' inputs stay as they were
+
+    net_arrays = nets.prepare(rng, _truncated_normal)
 
     f32 = np.float32
     arrays = dict(
@@ -83,6 +86,7 @@ def prepare(path):
         scaled_X=scaled_plus_bias.astype(f32), theta0=theta0.astype(f32), batch_index=batch_index,
         mlp_x=mlp_x.astype(f32), mlp_y=mlp_y.astype(np.int32), w7_x=w7_x.astype(f32),
         **{k: v.astype(f32) for k, v in mlp_params.items()},
+        **{k: v.astype(np.int32 if k.endswith("_y") else f32) for k, v in net_arrays.items()},
     )
     tmp = f"{path}.tmp.npz"
     np.savez(tmp, **arrays)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import reference
+from . import nets, reference
 from .case import Case, NotApplicable
 
 NAME = "numpy"
@@ -68,6 +68,34 @@ def w6_mlp(d):
     return Case(step, lambda: reference.mlp_train(d.mlp_params(), d))
 
 
+def w9_deep(d):
+    params = [p.copy() for p in nets.w9_params(d)]
+    state = nets.w9_new_state(params)
+
+    def answer():
+        ps = [p.copy() for p in nets.w9_params(d)]
+        st = nets.w9_new_state(ps)
+        before = nets.w9_loss_and_grads(ps, d.w9_x, d.w9_y)[0]
+        for _ in range(nets.CHECK_STEPS):
+            nets.w9_adam_step(ps, st, d.w9_x, d.w9_y)
+        return before, nets.w9_loss_and_grads(ps, d.w9_x, d.w9_y)[0]
+
+    return Case(lambda: nets.w9_adam_step(params, state, d.w9_x, d.w9_y), answer)
+
+
+def w10_cnn(d):
+    params = [p.copy() for p in nets.w10_params(d)]
+
+    def answer():
+        ps = [p.copy() for p in nets.w10_params(d)]
+        before = nets.w10_loss_and_grads(ps, d.w10_x, d.w10_y)[0]
+        for _ in range(nets.CHECK_STEPS):
+            nets.w10_sgd_step(ps, d.w10_x, d.w10_y)
+        return before, nets.w10_loss_and_grads(ps, d.w10_x, d.w10_y)[0]
+
+    return Case(lambda: nets.w10_sgd_step(params, d.w10_x, d.w10_y), answer)
+
+
 def w7_fused(d):
     x = d.w7_x
     a, b, c, z = np.float32(1.5), np.float32(0.5), np.float32(2.0), np.float32(0)
@@ -92,5 +120,5 @@ def w7_floor_new(d):
 
 
 CASES = dict(w1_run=w1_run, w1_callable=w1_callable, w2_feed=w2_feed, w3_const=w3, w3_fed=w3, w4_gd=w4_gd,
-             w5_minibatch=w5_minibatch, w6_mlp=w6_mlp, w7_fused=w7_fused, w7_floor=w7_floor,
-             w7_floor_new=w7_floor_new)
+             w5_minibatch=w5_minibatch, w6_mlp=w6_mlp, w9_deep=w9_deep, w10_cnn=w10_cnn, w7_fused=w7_fused,
+             w7_floor=w7_floor, w7_floor_new=w7_floor_new)

@@ -93,7 +93,13 @@ def references(data):
     theta_mb = minibatch(f64(data.theta0), f64(data.batch_X), f64(data.batch_y))
     params64 = [f64(p) for p in data.mlp_params()]
     mlp_loss64, mlp_params64 = mlp_train(params64, _F64Batches(data))
+    from . import nets
+
+    w9 = [f64(p) for p in nets.w9_params(data)]
+    w10 = [f64(p) for p in nets.w10_params(data)]
     return dict(
+        w9_loss0=nets.w9_loss_and_grads(w9, f64(data.w9_x), data.w9_y)[0],
+        w10_loss0=nets.w10_loss_and_grads(w10, f64(data.w10_x), data.w10_y)[0],
         ne_theta=theta_ne, ne_mse=mse(theta_ne, X, y),
         gd_theta=theta_gd, gd_mse=mse(theta_gd, Xs, y),
         mb_theta=theta_mb, mb_mse=mse(theta_mb, Xs, y),

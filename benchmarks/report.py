@@ -11,7 +11,7 @@ from pathlib import Path
 from .workloads import ROWS, UNIT_SECONDS
 
 ANSWER_ROWS = dict(w3_fed="W3 MSE of theta (X fed)", w4_gd="W4 final MSE", w5_minibatch="W5 final MSE",
-                   w6_mlp="W6 loss after 20 steps")
+                   w6_mlp="W6 loss after 20 steps", w9_deep="W9 loss after 5 steps", w10_cnn="W10 loss after 5 steps")
 UNIT_LABEL = {"us": "µs", "ms": "ms", "s": "s"}
 
 

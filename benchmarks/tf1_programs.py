@@ -5,6 +5,7 @@ with like.  Every program builds its own Graph and Session; inputs come from the
 
 from __future__ import annotations
 
+from . import nets
 from .case import Case
 from .data import GD_STEPS, LEARNING_RATE, MLP_BATCHES, MLP_CHECK_STEPS
 
@@ -157,6 +158,59 @@ class TF1Programs:
 
         return Case(step, answer)
 
+    def _trained_net(self, sess, init, training_op, loss, feed):
+        """Case: one training step; answer: the loss before and after nets.CHECK_STEPS steps."""
+
+        def answer():
+            sess.run(init)
+            before = sess.run(loss, feed_dict=feed)
+            for _ in range(nets.CHECK_STEPS):
+                sess.run(training_op, feed_dict=feed)
+            return before, sess.run(loss, feed_dict=feed)
+
+        return Case(lambda: sess.run(training_op, feed_dict=feed), answer)
+
+    def w9_deep(self, d):
+        """Chapter 11's deep net: dense (no bias: batch norm's beta is the shift) -> batch norm -> ELU, five
+        times, then dense 10; Adam; the batch-norm update ops run with each step."""
+        tf = self.tf
+        params = nets.w9_params(d)
+        hidden = len(nets.W9_SIZES) - 2
+        g = tf.Graph()
+        with g.as_default():
+            X = tf.placeholder(tf.float32, shape=(None, nets.W9_SIZES[0]), name="X")
+            y = tf.placeholder(tf.int32, shape=(None,), name="y")
+            h = X
+            for k in range(hidden):
+                z = tf.layers.dense(h, nets.W9_SIZES[k + 1], use_bias=False, name=f"hidden{k + 1}",
+                                    kernel_initializer=tf.constant_initializer(params[k]))
+                h = tf.nn.elu(tf.layers.batch_normalization(z, training=True, momentum=0.9))
+            logits = tf.layers.dense(h, 10, name="outputs", kernel_initializer=tf.constant_initializer(params[hidden]))
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+            with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+                training_op = tf.train.AdamOptimizer(nets.ADAM[0]).minimize(loss)
+            init = tf.global_variables_initializer()
+        sess = self._session(g, init)
+        return self._trained_net(sess, init, training_op, loss, {X: d.w9_x, y: d.w9_y})
+
+    def w10_cnn(self, d):
+        tf = self.tf
+        K, _, W, _ = nets.w10_params(d)
+        g = tf.Graph()
+        with g.as_default():
+            X = tf.placeholder(tf.float32, shape=(None, 28, 28, 1), name="X")
+            y = tf.placeholder(tf.int32, shape=(None,), name="y")
+            conv = tf.layers.conv2d(X, nets.W10_FILTERS, 3, padding="same", activation=tf.nn.relu,
+                                    kernel_initializer=tf.constant_initializer(K))
+            pool = tf.layers.max_pooling2d(conv, 2, 2)
+            logits = tf.layers.dense(tf.reshape(pool, [-1, 14 * 14 * nets.W10_FILTERS]), 10,
+                                     kernel_initializer=tf.constant_initializer(W))
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+            training_op = tf.train.GradientDescentOptimizer(nets.W10_LEARNING_RATE).minimize(loss)
+            init = tf.global_variables_initializer()
+        sess = self._session(g, init)
+        return self._trained_net(sess, init, training_op, loss, {X: d.w10_x, y: d.w10_y})
+
     def w7_fused(self, d):
         tf = self.tf
         g = tf.Graph()
@@ -169,5 +223,5 @@ class TF1Programs:
 
     def cases(self):
         names = ["w1_run", "w1_callable", "w2_feed", "w3_const", "w3_fed", "w4_gd", "w5_minibatch", "w6_mlp",
-                 "w7_fused"]
+                 "w9_deep", "w10_cnn", "w7_fused"]
         return {name: getattr(self, name) for name in names}

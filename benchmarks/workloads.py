@@ -36,6 +36,8 @@ ROWS = [
     Row("w4_gd", "W4 1000 full-batch GD steps (autodiff + optimizer), in all", "s"),
     Row("w5_minibatch", "W5 mini-batch GD (batch 100, 10 epochs), per step", "us"),
     Row("w6_mlp", "W6 MLP 784-300-100-10 SGD step, batch 256", "ms"),
+    Row("w9_deep", "W9 deep net 5x100 ELU + batch norm, He init, Adam step, batch 50", "ms"),
+    Row("w10_cnn", "W10 CNN conv 3x3x32 + relu, max-pool 2x2, dense 10, SGD step, batch 64", "ms"),
     Row("w7_fused", "W7 fused `maximum(x*1.5 + 0.5, 0)*2.0 - x`, 10M floats", "ms"),
     Row("w7_kept", "W7 again, each result kept until the next exists (`y = run(...)` in a loop)", "ms",
         keeps_result_of="w7_fused"),
@@ -136,11 +138,25 @@ def check_copy(answer, data, ref):
     return None
 
 
+def _check_trained_net(key):
+    """(loss before, loss after nets.CHECK_STEPS steps on the batch): the first is the float64 forward
+    pass's, the second lower (the step trains)."""
+
+    def check(answer, data, ref):
+        before, after = (float(v) for v in answer)
+        _close("loss before training", before, float(ref[f"{key}_loss0"]), rtol=1e-3)
+        if not after < before - 0.01:
+            raise WrongAnswer(f"loss after training {after:.6g} is not below the loss before, {before:.6g}")
+        return after
+    return check
+
+
 CHECKS = {
     "w1_run": check_f, "w1_callable": check_f, "w2_feed": check_feed,
     "w3_const": check_normal_equation, "w3_fed": check_normal_equation,
     "w4_gd": _check_trained_theta("gd"), "w5_minibatch": _check_trained_theta("mb"),
-    "w6_mlp": check_mlp, "w7_fused": check_fused, "w7_kept": check_fused,
+    "w6_mlp": check_mlp, "w9_deep": _check_trained_net("w9"), "w10_cnn": _check_trained_net("w10"),
+    "w7_fused": check_fused, "w7_kept": check_fused,
     "w7_floor": check_copy, "w7_floor_new": check_copy,
     "w8_import": None, "w8_cold": check_f, "w8_warm": check_f,
 }

@@ -167,6 +167,7 @@ from .ops.random import (  # noqa: E402
 from .ops.reduce import argmax, argmin, reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum  # noqa: E402
 from .ops.reduce_more import count_nonzero, reduce_all, reduce_any, reduce_logsumexp  # noqa: E402
 from .ops.registry import NoGradient, NotDifferentiable, RegisterGradient  # noqa: E402
+from .ops.sorting import argsort, sort  # noqa: E402
 from .ops.state import (  # noqa: E402
     Variable,
     all_variables,

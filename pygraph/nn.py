@@ -14,6 +14,7 @@ from .nn_impl import (  # noqa: F401
     weighted_cross_entropy_with_logits,
 )
 from .ops.array import stop_gradient
+from .ops.conv import avg_pool, conv2d, max_pool  # noqa: F401
 from .ops.core import convert_to_tensor, op_scope
 from .ops.layout import reshape
 from .ops.math import exp, log, negative, relu, sigmoid, softplus, subtract, tanh, truediv  # noqa: F401
@@ -21,6 +22,7 @@ from .ops.nn_ops import bias_add, elu, leaky_relu, relu6, selu, softsign  # noqa
 from .ops.reduce import reduce_max, reduce_sum
 from .ops.reduce_more import l2_loss  # noqa: F401
 from .ops.slicing import one_hot
+from .ops.sorting import top_k  # noqa: F401
 
 
 def _shifted(x, axis):

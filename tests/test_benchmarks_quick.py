@@ -52,6 +52,12 @@ def test_float32_numpy_baseline_passes_every_check(prepared):
         CHECKS[row_id](answer, d, ref)
 
 
+def _w10_loss(d):
+    from benchmarks import nets
+
+    return nets.w10_loss_and_grads(nets.w10_params(d), d.w10_x, d.w10_y)[0]
+
+
 @pytest.mark.parametrize("row_id, corrupt", [
     ("w1_run", lambda d: 41.0),
     ("w2_feed", lambda d: np.where(np.arange(300).reshape(100, 3) == 7, 0, d.feed_A + 5).astype(np.float32)),
@@ -62,6 +68,8 @@ def test_float32_numpy_baseline_passes_every_check(prepared):
     ("w5_minibatch", lambda d: reference.minibatch(d.theta0, d.batch_X[:-50], d.batch_y[:-50])),
     ("w6_mlp", lambda d: reference.mlp_train(d.mlp_params(), d, steps=19)),
     ("w7_fused", lambda d: np.maximum(d.w7_x * 1.5 + 0.5, 0) * 2.0),
+    ("w9_deep", lambda d: (2.0, 1.0)),  # a loss before training the forward pass does not give
+    ("w10_cnn", lambda d: (_w10_loss(d),) * 2),  # untrained
 ])
 def test_checks_reject_wrong_answers(prepared, row_id, corrupt):
     d, ref = prepared

@@ -158,7 +158,15 @@ def _every_op_graph():
     p = tf.placeholder_with_default(True, (), name="p")
     branch = tf.cond(p, lambda: tf.cond(tf.logical_not(p), lambda: x * 2.0, lambda: x - 1.0), lambda: x + 1.0)
     grads += tf.gradients(tf.reduce_sum(branch * branch), [x])
-    return binary + unary + layout + reductions + misc + grads + [merged, branch]
+    image = tf.reshape(x, [1, 2, 3, 1])  # convolution, pooling and their gradient ops
+    conv = tf.nn.conv2d(image, tf.constant(np.ones((2, 2, 1, 2), np.float32)), [1, 1, 1, 1], "SAME")
+    pools = [tf.nn.max_pool(image, [1, 2, 2, 1], [1, 1, 1, 1], "SAME"),
+             tf.nn.avg_pool(image, [1, 2, 2, 1], [1, 2, 1, 1], "VALID")]
+    nets = [conv, *pools, *tf.gradients(tf.reduce_sum(conv) + sum(tf.reduce_sum(p * p) for p in pools), [image]),
+            *tf.nn.top_k(x, 2), tf.matmul(tf.reshape(x, [2, 1, 3]), tf.reshape(x, [2, 3, 1]))]
+    filt = tf.get_variable("filt", (2, 2, 1, 2), initializer=tf.constant_initializer(0.5))
+    nets += tf.gradients(tf.nn.conv2d(image, filt, [1, 1, 1, 1], "VALID"), [filt])
+    return binary + unary + layout + reductions + misc + grads + [merged, branch] + nets
 
 
 def _registered_op_types():

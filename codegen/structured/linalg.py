@@ -65,13 +65,56 @@ class MatMul:
         return common.library(lw, "linalg.h.j2"), block
 
 
+class BatchMatMul:
+    """TF1's BatchMatMul: one gemm (MatMul's code path) per matrix of the batch."""
+
+    def dims(self, lw, node, input_dims):
+        a, b = input_dims
+        if len(a) != len(b) or len(a) < 3:
+            raise ValueError(f"internal: {node.name}: BatchMatMul needs inputs of the same rank >= 3")
+        ta, tb = node.attrs["adj_x"], node.attrs["adj_y"]
+        m, ka = (a[-1], a[-2]) if ta else (a[-2], a[-1])
+        kb, n = (b[-1], b[-2]) if tb else (b[-2], b[-1])
+        fail = lw.fail_shapes(node, [node.inputs[0], node.inputs[1]])
+        batch = []
+        for x, y in [*zip(a[:-2], b[:-2]), (ka, kb)]:
+            if x != y:
+                lw.table.check(f"{x} == {y}", node.id, fail)
+            batch.append(x)
+        return [(*batch[:-1], m, n)]
+
+    def kernel(self, lw, kernel, index):
+        node = common.node_of(lw, kernel)
+        a, b = lw.dims[node.inputs[0]], lw.dims[node.inputs[1]]
+        ta, tb = node.attrs["adj_x"], node.attrs["adj_y"]
+        m, kk = (a[-1], a[-2]) if ta else (a[-2], a[-1])
+        n = b[-2] if tb else b[-1]
+        dtype = node.dtypes[0]
+        blas = dtype in FLOATS
+        if blas:
+            lw.libs.add("openblas")
+        fn = "pg_matmul_blas" if blas else "pg_matmul_int"
+        terms = [cxx.int_lit(d) if isinstance(d, int) else d for d in (m, n, kk)]
+        big = common.fail(node.id, ["BatchMatMul dimensions must be below 2^31 for BLAS"])
+        block = (f"// k{index}: BatchMatMul {node.name}\n{{\n"
+                 f"  const int64_t batch = {common.numel(a[:-2])}, m = {terms[0]}, n = {terms[1]}, kk = {terms[2]};\n"
+                 f"  if (m > INT32_MAX || n > INT32_MAX || kk > INT32_MAX) {big}\n"
+                 f"  for (int64_t i = 0; i < batch; ++i)\n"
+                 f"    {fn}<{common.ctype(dtype)}>(ctx, {str(ta).lower()}, {str(tb).lower()}, m, n, kk, "
+                 f"{lw.buffers[node.inputs[0]].name} + i * m * kk, {lw.buffers[node.inputs[1]].name} + i * kk * n, "
+                 f"{common.out_buf(lw, node).name} + i * m * n);\n}}")
+        return common.library(lw, "linalg.h.j2"), block
+
+
 class MatrixInverse:
+    """One LU inverse per matrix of the batch (the leading dims)."""
+
     def dims(self, lw, node, input_dims):
         (d,) = input_dims
-        if len(d) != 2:
-            raise ValueError(f"internal: {node.name}: MatrixInverse needs a rank-2 input")
-        if d[0] != d[1]:
-            lw.table.check(f"{d[0]} == {d[1]}", node.id, common.fail(node.id, ["Input matrix must be square."]))
+        if len(d) < 2:
+            raise ValueError(f"internal: {node.name}: MatrixInverse needs an input of rank >= 2")
+        if d[-1] != d[-2]:
+            lw.table.check(f"{d[-1]} == {d[-2]}", node.id, common.fail(node.id, ["Input matrix must be square."]))
         return [tuple(d)]
 
     def kernel(self, lw, kernel, index):
@@ -82,8 +125,8 @@ class MatrixInverse:
         adjoint = bool(node.attrs.get("adjoint", False))
         block = common.macros("linalg.cc.j2").inverse(
             k=index, node=node, T=common.ctype(node.dtypes[0]), src=common.in_buf(lw, node).name,
-            dst=common.out_buf(lw, node).name, n=d[0], adjoint=adjoint, slot=common.reserve_scratch(lw, 2),
-            fail_singular=common.fail(node.id, ["Input is not invertible."]),
+            dst=common.out_buf(lw, node).name, n=d[-1], adjoint=adjoint, slot=common.reserve_scratch(lw, 2),
+            batch=common.numel(d[:-2]), fail_singular=common.fail(node.id, ["Input is not invertible."]),
             fail_big=common.fail(node.id, ["MatrixInverse: matrix too large for 32-bit LAPACK"]))
         return lib, block
 
@@ -137,5 +180,6 @@ def _perm(node, rank):
 
 
 emit.register_structured("MatMul", MatMul())
+emit.register_structured("BatchMatMul", BatchMatMul())
 emit.register_structured("MatrixInverse", MatrixInverse())
 emit.register_structured("Transpose", Transpose())

@@ -1,4 +1,5 @@
-"""tf.layers (TF1's functional layers): dense, dropout, flatten.
+"""tf.layers (TF1's functional layers): dense, dropout, flatten here; conv2d and pooling in conv.py,
+batch_normalization in normalization.py.
 
 Each layer runs inside a variable scope named as TF1 names it: `name` if given (so `hidden1/kernel`,
 `hidden1/bias`), else a unique `dense`, `dense_1`, ...; its ops go into that scope's name scope, and
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
-from ..graph import GraphKeys, Tensor, add_to_collection, get_default_graph
+from ..graph import GraphKeys, add_to_collection, get_default_graph
 from ..initializers import zeros_initializer
 from ..nn_impl import dropout as nn_dropout
 from ..ops.core import convert_to_tensor
@@ -18,15 +19,15 @@ from ..ops.layout import reshape
 from ..ops.linalg import matmul
 from ..ops.math import identity, where
 from ..ops.nn_ops import bias_add
-from ..scopes import get_variable, variable_scope
+from ..scopes import get_variable
+from .base import layer_scope, static_bool
+from .conv import average_pooling2d, conv2d, max_pooling2d
+from .normalization import batch_normalization
 
-__all__ = ["dense", "dropout", "flatten"]
+__all__ = ["dense", "dropout", "flatten", "conv2d", "max_pooling2d", "average_pooling2d", "batch_normalization"]
 
 
-def _layer_scope(name, default_name, reuse):
-    if name is None and reuse:  # TF: a reused layer without a name shares the base name's scope
-        return variable_scope(default_name, reuse=True)
-    return variable_scope(name, default_name=default_name, reuse=True if reuse else None)
+_layer_scope = layer_scope
 
 
 def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None,
@@ -71,15 +72,7 @@ def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None
         return outputs
 
 
-def _static_bool(training):
-    """training as a Python bool when it is one (or a constant), else None (a tensor known at run time)."""
-    if isinstance(training, (bool, np.bool_)):
-        return bool(training)
-    if isinstance(training, Tensor) and training.op.type == "Const":
-        return bool(training.op.attrs["value"])
-    if not isinstance(training, Tensor) and not hasattr(training, "_as_tensor"):
-        return bool(training)
-    return None
+_static_bool = static_bool
 
 
 def dropout(inputs, rate=0.5, noise_shape=None, seed=None, training=False, name=None):

@@ -1,3 +1,17 @@
 """Op families. Importing this package registers every built-in op (nn_ops: tf.nn's primitives)."""
 
-from . import array, core, linalg, math, nn_grad, nn_ops, random, reduce, registry, state  # noqa: F401
+from . import (  # noqa: F401
+    array,
+    conv,
+    conv_grad,
+    core,
+    linalg,
+    math,
+    nn_grad,
+    nn_ops,
+    random,
+    reduce,
+    registry,
+    sorting,
+    state,
+)

@@ -20,14 +20,16 @@ _MATH_BINARY = ("Add", "Sub", "Mul", "RealDiv", "FloorDiv", "FloorMod", "Pow", "
 _UNARY = _MATH_UNARY + ("Cast", "StopGradient", "PlaceholderWithDefault", "Shape", "Size", "Squeeze", "Unpack",
                         "MatrixInverse", "RandomUniform", "RandomStandardNormal", "TruncatedNormal")
 _BINARY = _MATH_BINARY + (
-           "SumToShape", "BroadcastLike", "Fill", "Reshape", "ExpandDims", "Tile", "MatMul", "Transpose", "Sum",
+           "SumToShape", "BroadcastLike", "Fill", "Reshape", "ExpandDims", "Tile", "MatMul", "BatchMatMul", "Transpose",
+           "Sum",
            "Mean", "Max", "Min", "Prod", "ArgMax", "ArgMin", "Assign", "AssignAdd", "AssignSub", "ScalarSummary",
            "HistogramSummary")
 ARITY = {**{t: 1 for t in _UNARY}, **{t: 2 for t in _BINARY},
          "Select": 3, "Range": 3, "GatherV2": 3, "RandomUniformInt": 3, "StridedSlice": 4, "OneHot": 4,
          "Const": 0, "Placeholder": 0, "VariableV2": 0, "NoOp": 0, "AddN": None, "ConcatV2": None, "Pack": None,
          "MergeSummary": None, "RandomShuffle": 1, "Switch": 2, "Merge": 2}
-OUTPUTS = {"Switch": 2, "Merge": 2}  # ops with other than one output (besides NoOp and Unpack)
+# number of outputs of the ops that have other than one (NoOp: 0, Unpack: its `num` attr; N_OUTPUTS: `N`)
+OUTPUTS = {"Switch": 2, "Merge": 2}
 
 
 def _rank(t):
@@ -53,12 +55,16 @@ _COMPARISONS = ("Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqu
 _TYPED = {**{t: ("T", (0,)) for t in ("StopGradient", "SumToShape", "BroadcastLike", "Reshape", "ExpandDims",
                                       "Squeeze", "Unpack", "Tile", "MatrixInverse", "Transpose", "Sum", "Mean",
                                       "Max", "Min", "Prod", "StridedSlice")},
-          "MatMul": ("T", (0, 1)), "Fill": ("T", (1,)), "OneHot": ("T", (2, 3)), "GatherV2": ("Tparams", (0,)),
+          "MatMul": ("T", (0, 1)), "BatchMatMul": ("T", (0, 1)), "Fill": ("T", (1,)), "OneHot": ("T", (2, 3)),
+          "GatherV2": ("Tparams", (0,)),
           "ConcatV2": ("T", "values"), "Pack": ("T", None), "Cast": ("DstT", ()), "ArgMax": ("output_type", ()),
           "ArgMin": ("output_type", ()), "Shape": ("out_type", ()), "Size": ("out_type", ()), "Range": ("Tidx", ()),
           "RandomUniform": ("dtype", ()), "RandomStandardNormal": ("dtype", ()), "TruncatedNormal": ("dtype", ()),
           "RandomUniformInt": ("Tout", (1, 2)), "Const": ("dtype", ()), "Placeholder": ("dtype", ()),
-          "VariableV2": ("dtype", ())}
+          "VariableV2": ("dtype", ()),
+          **{t: ("T", ins) for t, ins in (("Conv2D", (0, 1)), ("Conv2DBackpropInput", (1, 2)),
+                                          ("Conv2DBackpropFilter", (0, 2)), ("MaxPool", (0,)), ("AvgPool", (0,)),
+                                          ("MaxPoolGrad", (0, 1, 2)), ("AvgPoolGrad", (1,)))}}
 
 
 _SAME_DTYPE = frozenset(("Assign", "AssignAdd", "AssignSub", "AddN", "Select", "PlaceholderWithDefault")
@@ -140,7 +146,8 @@ _MIRRORED = {"Tile": (1, "multiples"), "Reshape": (1, "shape"), "Transpose": (1,
              "ConcatV2": (-1, "axis"), "GatherV2": (2, "axis"), "OneHot": (1, "depth"), "Fill": (0, "shape"),
              "ArgMax": (1, "axis"), "ArgMin": (1, "axis"), "RandomUniform": (0, "shape"),
              "RandomStandardNormal": (0, "shape"), "TruncatedNormal": (0, "shape"), "RandomUniformInt": (0, "shape"),
-             **{t: (1, "axis") for t in ("Sum", "Mean", "Max", "Min", "Prod")}}
+             "Conv2DBackpropInput": (0, "input_sizes"), "Conv2DBackpropFilter": (1, "filter_sizes"),
+             "AvgPoolGrad": (0, "orig_input_shape"), **{t: (1, "axis") for t in ("Sum", "Mean", "Max", "Min", "Prod")}}
 
 
 def check_mirrored(op_type, inputs, attrs):
@@ -245,6 +252,17 @@ def matmul(attrs, inputs, outputs):
 def rank_2(attrs, inputs, outputs):
     if _rank(inputs[0]) not in (None, 2):
         raise AttrError(f"needs a rank-2 input, got rank {_rank(inputs[0])}")
+
+
+def rank_at_least_2(attrs, inputs, outputs):
+    if _rank(inputs[0]) is not None and _rank(inputs[0]) < 2:
+        raise AttrError(f"needs an input of rank >= 2, got rank {_rank(inputs[0])}")
+
+
+def batch_matmul(attrs, inputs, outputs):
+    ranks = [_rank(t) for t in inputs]
+    if None in ranks or ranks[0] != ranks[1] or ranks[0] < 3:
+        raise AttrError(f"BatchMatMul needs two inputs of the same known rank >= 3, got ranks {ranks}")
 
 
 def transpose(attrs, inputs, outputs):

@@ -1,4 +1,5 @@
-"""Linear algebra: tf.matmul (and Tensor's @), tf.transpose, tf.matrix_inverse."""
+"""Linear algebra: tf.matmul (and Tensor's @; BatchMatMul on rank > 2), tf.transpose, tf.matrix_inverse
+(batched on rank > 2)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,13 @@ def _np_matmul(a, b, op):
 
 registry.register("MatMul", registry.STRUCTURED, numpy=lambda a, b, op=None: _np_matmul(a, b, op),
                   attrs={"transpose_a": "bool", "transpose_b": "bool", "T": "type"}, check=checks.matmul)
+registry.register("BatchMatMul", registry.STRUCTURED,
+                  numpy=lambda a, b, op=None: np.matmul(np.swapaxes(a, -1, -2) if op.attrs["adj_x"] else a,
+                                                        np.swapaxes(b, -1, -2) if op.attrs["adj_y"] else b),
+                  attrs={"adj_x": "bool", "adj_y": "bool", "T": "type"}, check=checks.batch_matmul)
 registry.register("MatrixInverse", registry.STRUCTURED,
-                  numpy=lambda x, op=None: np.linalg.inv(x.T if op.attrs["adjoint"] else x).astype(x.dtype),
-                  attrs={"adjoint": "bool", "T": "type"}, check=checks.rank_2)
+                  numpy=lambda x, op=None: np.linalg.inv(np.swapaxes(x, -1, -2) if op.attrs["adjoint"] else x)
+                  .astype(x.dtype), attrs={"adjoint": "bool", "T": "type"}, check=checks.rank_at_least_2)
 registry.register("Transpose", registry.STRUCTURED,
                   numpy=lambda x, perm=None, op=None: np.transpose(x, op.attrs["perm"]).copy(),
                   attrs={"perm": "list(int)", "T": "type", "Tperm": "type"}, check=checks.transpose)
@@ -45,9 +50,33 @@ def _rank2(op_type, name, shapes, t):
     return t.shape.with_rank(2).as_tuple()
 
 
+def _batch_matmul(a, b, ta, tb, scope):
+    """TF1's BatchMatMul: same rank >= 3 on both sides, equal batch dims (checked at run time when unknown)."""
+    ra, rb = a.shape.ndims, b.shape.ndims
+    if ra is None or rb is None or ra != rb:
+        raise ValueError(f"tf.matmul of shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} for '{scope[:-1]}': "
+                         "batched matrices need both inputs of the same known rank (broadcasting batch dimensions "
+                         "is not supported yet)")
+    da, db = a.shape.as_tuple(), b.shape.as_tuple()
+    batch = []
+    for x, y in zip(da[:-2], db[:-2]):
+        if x is not None and y is not None and x != y:
+            raise ValueError(f"Dimensions must be equal, but are {x} and {y} for '{scope[:-1]}' (op: 'BatchMatMul') "
+                             f"with input shapes: {fmt_shape(a.shape)}, {fmt_shape(b.shape)}.")
+        batch.append(x if x is not None else y)
+    m, ka = (da[-1], da[-2]) if ta else (da[-2], da[-1])
+    kb, n = (db[-1], db[-2]) if tb else (db[-2], db[-1])
+    if ka is not None and kb is not None and ka != kb:
+        raise ValueError(f"Dimensions must be equal, but are {ka} and {kb} for '{scope[:-1]}' (op: 'BatchMatMul') "
+                         f"with input shapes: {fmt_shape(a.shape)}, {fmt_shape(b.shape)}.")
+    attrs = {"adj_x": ta, "adj_y": tb, "T": a.dtype}
+    return make_op("BatchMatMul", [a, b], [(a.dtype, TensorShape([*batch, m, n]))], scope, attrs).outputs[0]
+
+
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False, a_is_sparse=False,
            b_is_sparse=False, name=None):
-    """tf.matmul for rank-2 tensors (adjoint = transpose for real types)."""
+    """tf.matmul: MatMul for rank-2 tensors, BatchMatMul (a loop of GEMMs) for two tensors of the same rank
+    > 2 (adjoint = transpose for real types)."""
     with op_scope(name, "MatMul", [a, b]) as scope:
         a = convert_to_tensor(a, name="a")
         b = convert_to_tensor(b, dtype=None if hasattr(b, "dtype") else a.dtype, name="b")
@@ -56,6 +85,8 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
                             f"{a.dtype.name} of argument 'a'.")
         _check_dtype("MatMul", "a", a, MATMUL_TYPES)
         ta, tb = bool(transpose_a or adjoint_a), bool(transpose_b or adjoint_b)
+        if (a.shape.ndims or 0) > 2 or (b.shape.ndims or 0) > 2:
+            return _batch_matmul(a, b, ta, tb, scope)
         shapes = [a.shape, b.shape]
         da, db = _rank2("MatMul", scope[:-1], shapes, a), _rank2("MatMul", scope[:-1], shapes, b)
         m, ka = (da[1], da[0]) if ta else da
@@ -109,13 +140,12 @@ def matrix_inverse(input, adjoint=False, name=None):  # noqa: A002
         if x.shape.ndims is not None and x.shape.ndims < 2:
             raise ValueError(f"Shape must be at least rank 2 but is rank {x.shape.ndims} for '{scope[:-1]}' (op: "
                              f"'MatrixInverse') with input shapes: {fmt_shape(x.shape)}.")
-        if x.shape.ndims is not None and x.shape.ndims > 2:
-            raise ValueError(f"tf.matrix_inverse of {fmt_shape(x.shape)} for '{scope[:-1]}': batched matrices are "
-                             "not supported yet (pass one rank-2 matrix).")
-        r, c = x.shape.with_rank(2).as_tuple()
+        if x.shape.ndims is None:
+            raise ValueError(f"tf.matrix_inverse for '{scope[:-1]}': pygraph needs the rank of the input")
+        *batch, r, c = x.shape.as_tuple()
         if r is not None and c is not None and r != c:
             raise ValueError(f"Dimensions must be equal, but are {r} and {c} for '{scope[:-1]}' (op: "
                              f"'MatrixInverse') with input shapes: {fmt_shape(x.shape)}.")
         n = r if r is not None else c
         attrs = {"adjoint": bool(adjoint), "T": x.dtype}
-        return make_op("MatrixInverse", [x], [(x.dtype, TensorShape([n, n]))], scope, attrs).outputs[0]
+        return make_op("MatrixInverse", [x], [(x.dtype, TensorShape([*batch, n, n]))], scope, attrs).outputs[0]

@@ -24,6 +24,19 @@ def _matmul_grad(op, grad):
             matmul(grad, a, transpose_a=True, transpose_b=True))
 
 
+@RegisterGradient("BatchMatMul")
+def _batch_matmul_grad(op, grad):
+    adj_x, adj_y = op.get_attr("adj_x"), op.get_attr("adj_y")
+    x, y = op.inputs
+    if not adj_x:
+        if not adj_y:
+            return matmul(grad, y, adjoint_b=True), matmul(x, grad, adjoint_a=True)
+        return matmul(grad, y), matmul(grad, x, adjoint_a=True)
+    if not adj_y:
+        return matmul(y, grad, adjoint_b=True), matmul(x, grad)
+    return matmul(y, grad, adjoint_a=True, adjoint_b=True), matmul(grad, x, adjoint_a=True, adjoint_b=True)
+
+
 @RegisterGradient("Transpose")
 def _transpose_grad(op, grad):
     perm = op.get_attr("perm")
