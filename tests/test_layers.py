@@ -100,6 +100,22 @@ def test_dropout_layer_and_flatten():
     np.testing.assert_array_equal(vfirst, xs.transpose(0, 2, 3, 1).reshape(5, 24))
 
 
+def test_dropout_layer_draws_nothing_when_not_training():
+    # a tf.cond (TF's smart_cond): runs with training=False leave the op's random stream where it was
+    x = tf.ones([64, 32])
+    training = tf.placeholder(tf.bool, ())
+    y = tf.layers.dropout(x, rate=0.5, training=training, seed=3)
+    assert any(op.type == "Switch" for op in tf.get_default_graph().get_operations())
+    with tf.Session() as sess:
+        first = sess.run(y, {training: True})
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(y, {training: False}), np.ones((64, 32)))
+        sess.run(y, {training: False})
+        after = sess.run(y, {training: True})
+    np.testing.assert_array_equal(first, after)
+    assert 0 < (first == 0).mean() < 1
+
+
 def test_small_mlp_trains():
     xs = RNG.normal(size=(64, 3)).astype(np.float32)
     ys = (np.sin(xs[:, :1] * 2) + xs[:, 1:2] * xs[:, 2:]).astype(np.float32)

@@ -14,10 +14,11 @@ from .. import dtypes
 from ..graph import GraphKeys, add_to_collection, get_default_graph
 from ..initializers import zeros_initializer
 from ..nn_impl import dropout as nn_dropout
+from ..ops.control_flow import cond
 from ..ops.core import convert_to_tensor
 from ..ops.layout import reshape
 from ..ops.linalg import matmul
-from ..ops.math import identity, where
+from ..ops.math import identity
 from ..ops.nn_ops import bias_add
 from ..scopes import get_variable
 from .base import layer_scope, static_bool
@@ -77,20 +78,20 @@ _static_bool = static_bool
 
 def dropout(inputs, rate=0.5, noise_shape=None, seed=None, training=False, name=None):
     """tf.nn.dropout(inputs, rate) when training, else inputs unchanged. `training` may be a Python bool or a
-    boolean tensor (a placeholder); for a tensor both results are computed and one is selected, since
-    pygraph has no tf.cond yet."""
+    boolean tensor (a placeholder): then a tf.cond runs only the taken branch, as TF's smart_cond does, so
+    no random numbers are drawn when not training."""
     with _layer_scope(name, "dropout", None):
         x = convert_to_tensor(inputs, name="inputs")
         static = _static_bool(training)
         if static is False:
             return identity(x)
-        dropped = nn_dropout(x, noise_shape=noise_shape, seed=seed, rate=rate)
         if static is True:
-            return dropped
+            return nn_dropout(x, noise_shape=noise_shape, seed=seed, rate=rate)
         flag = convert_to_tensor(training, dtype=dtypes.bool_, name="training")
         if flag.shape.ndims not in (None, 0):
             raise ValueError(f"training must be a scalar boolean, got shape {flag.shape}")
-        return where(flag, dropped, x)
+        return cond(flag, lambda: nn_dropout(x, noise_shape=noise_shape, seed=seed, rate=rate),
+                    lambda: identity(x))
 
 
 def flatten(inputs, name=None, data_format="channels_last"):
