@@ -5,6 +5,8 @@ PYGRAPH_COMPILE_TIMEOUT  seconds one compile may take before it is stopped (defa
 PYGRAPH_DEBUG        0 quiet; 1 kernels per compiled program; 2 + generated source; 3 + compiler commands
 PYGRAPH_CXX          C++ compiler (default $CXX, else c++)
 PYGRAPH_CXXFLAGS     extra flags appended to the compile command
+PYGRAPH_OPTIMIZED_ONLY  1: every program runs its -O3 build from its first call (benchmarks); default 0:
+                     first calls run a quick -O1 build while the -O3 one compiles in the background
 PYGRAPH_NUM_THREADS  threads for parallel loops (default: all cores)
 PYGRAPH_SANITIZE     build generated kernels with sanitizers: "address", "undefined" or "address,undefined";
                      run under `python -m pygraph.sanitize` (it preloads the sanitizer runtime)
@@ -47,6 +49,16 @@ def compile_timeout():
     if not seconds > 0:
         raise ValueError(f"PYGRAPH_COMPILE_TIMEOUT must be a positive number of seconds, got {value!r}")
     return seconds
+
+
+def optimized_only():
+    """True when programs must run optimized code from their first call (no quick tier)."""
+    value = os.environ.get("PYGRAPH_OPTIMIZED_ONLY", "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ValueError(f"PYGRAPH_OPTIMIZED_ONLY must be 0 or 1, got {value!r}")
 
 
 def compiler():
