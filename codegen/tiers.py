@@ -169,8 +169,10 @@ def _stop_all():
 class Upgrade:
     """A plan's way from its quick module to the optimized one: `poll` at each call boundary."""
 
-    def __init__(self, source, libs, debug, on_ready):
-        self._args = (source, libs, debug)
+    def __init__(self, render, debug, on_ready):
+        self._render = render  # () -> (source, libs): lowered again only when a warm process needs it
+        self._args = None
+        self._debug = debug
         self._on_ready = on_ready  # called with the optimized module's path once, before the swap
         self._calls = 0
         self._lock = threading.Lock()
@@ -183,13 +185,19 @@ class Upgrade:
             self._calls += 1
             if self.job is None:
                 if self._calls >= START_AT_CALL:
-                    self.job = submit(*self._args, owner)
+                    self.job = self._submit(owner)
                 return None
             if not self.job.done() or not swaps_allowed.is_set():
                 return None
             if isinstance(self.job.error, Cancelled):  # dropped for a closed session that shared it
-                self.job = submit(*self._args, owner)
+                self.job = self._submit(owner)
                 return None
             path = self.job.result()
             self._on_ready(path)
             return path
+
+    def _submit(self, owner):
+        if self._args is None:
+            source, libs = self._render()
+            self._args = (source, libs, self._debug)
+        return submit(*self._args, owner)

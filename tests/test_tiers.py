@@ -208,3 +208,22 @@ def test_exit_with_a_compile_in_flight_is_prompt(tiered):
     while _pid_alive(pid):
         assert time.monotonic() < deadline, "the compiler outlived the process"
         time.sleep(0.05)
+
+
+def test_a_warm_process_reuses_the_quick_build_and_still_upgrades(tiered):
+    x, y, w, b, noise, loss, train = _model()
+    init = tf.global_variables_initializer()
+    with tf.Session() as sess:  # one call per plan: no -O3 build starts, only quick modules are cached
+        sess.run(init)
+        first = sess.run(loss, {x: X, y: Y})
+    toolchain.clear_memory_cache()  # as a new process finds the cache
+    compiles = toolchain.stats["compiles"]
+    with tf.Session() as sess:
+        sess.run(init)
+        assert sess.run(loss, {x: X, y: Y}) == first
+        assert toolchain.stats["compiles"] == compiles  # the quick module came from its index entry
+        sess.run(loss, {x: X, y: Y})  # second call: lowers again and starts the -O3 build
+        plan = _train_plan(sess)
+        assert plan.upgrade.job.wait(300) and plan.upgrade.job.error is None
+        assert np.isfinite(sess.run(loss, {x: X, y: Y}))
+        assert plan.upgrade is None and toolchain.stats["compiles"] == compiles + 1
