@@ -157,6 +157,18 @@ def _work():
                 _finish(job, path=path)
 
 
+def _forget_in_child():
+    """A forked child has no worker thread and no compiler of its own: start from nothing."""
+    global _cond, _worker
+    _cond, _worker = threading.Condition(), None
+    for job in list(_jobs.values()):  # their plans submit again (Upgrade.poll) to this process's worker
+        _finish(job, Cancelled("started in the parent process"))
+    _queue.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
 @atexit.register
 def _stop_all():
     global _closing

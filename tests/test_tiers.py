@@ -227,3 +227,28 @@ def test_a_warm_process_reuses_the_quick_build_and_still_upgrades(tiered):
         assert plan.upgrade.job.wait(300) and plan.upgrade.job.error is None
         assert np.isfinite(sess.run(loss, {x: X, y: Y}))
         assert plan.upgrade is None and toolchain.stats["compiles"] == compiles + 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_compiles_its_own_optimized_build(tiered):
+    x = tf.placeholder(tf.float32, (None,))
+    y = tf.reduce_sum(x * 2.0 + 1.0)
+    sess = tf.Session()
+    ones = np.ones(3, np.float32)
+    for _ in range(2):  # the parent's job is queued or running when the child forks
+        sess.run(y, {x: ones})
+    pid = os.fork()
+    if pid == 0:  # the child: its plan must still reach -O3 (no worker thread came along)
+        code = 1
+        try:
+            plan = _train_plan(sess)
+            deadline = time.monotonic() + 120
+            while plan.upgrade is not None and time.monotonic() < deadline:
+                assert sess.run(y, {x: ones}) == 9.0
+                time.sleep(0.01)
+            code = 0 if plan.upgrade is None else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    sess.close()
+    assert os.waitstatus_to_exitcode(status) == 0
