@@ -58,6 +58,8 @@ def fuse(req, order, dims):
             kern = kernels[k]
             if kern.kind != "elementwise" or kern.data["loop"] != loop:
                 continue
+            if nodes[kern.nodes[0]].guard != node.guard:  # another tf.cond branch (or none): another `if`
+                continue
             if not all(kernel_of.get(o.node, -1) <= k for o in node.inputs):
                 continue
             if node.op in emit.WRITES_INPUT0 and _read_after(nodes, kernels, k, node.inputs[0].node):
@@ -103,6 +105,8 @@ def fuse_into_reductions(lw, kernels):
         root = red.inputs[0]
         group = home.get(root.node)
         if group is None or group.kind != "elementwise" or root.index != 0:
+            continue
+        if not group.nodes or nodes[group.nodes[0]].guard != red.guard:
             continue
         loop = tuple(lw.dims[root])
         cone, stack = set(), [root.node]

@@ -24,6 +24,7 @@ class Node:
     shapes: tuple  # output static shapes: tuple of int-or-None per dim
     site: str = ""  # where the user created it
     after: tuple = ()  # node ids that must run first (control dependencies)
+    guard: tuple = ()  # ((Ref of a bool scalar, value), ...): runs only when each holds (tf.cond branches)
 
 
 @dataclass

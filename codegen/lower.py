@@ -64,13 +64,15 @@ def render_request(req, debug=0):
     """(C++ source, one line per kernel, libraries to link) for `req`."""
     req = cxx.checked_request(req)  # typed attributes and comment-safe names only, from here on
     lw = Lowering(req)
+    structured.cond.guard_shape_checks(lw)  # a cond branch's shape checks run only with the branch
     order = schedule(req)
     infer_dims(lw, order)
     kernels, kernel_of = fuse(req, order, {(r.node, r.index): d for r, d in lw.dims.items()})
     kernels, moved = fuse_into_reductions(lw, kernels)
     kernel_of = moved or kernel_of
     plan_buffers(lw, kernels, kernel_of)
-    blocks = [build_kernel(lw, k, i) for i, k in enumerate(kernels)]
+    blocks = [structured.cond.wrap(lw, k, build_kernel(lw, k, i)) for i, k in enumerate(kernels)]
+    blocks += structured.cond.fetch_checks(lw)
     program = Program(req, lw.dims, lw.table.code, lw.buffers, kernels, lw.scratch_slots)
     source = render.module(program, lw.prologue, lw.allocs, blocks)
     summary = [f"k{i} {k.kind}: " + ", ".join(f"{lw.nodes[j].op}({lw.nodes[j].name})"
@@ -166,7 +168,7 @@ def _arg_dims(lw, node):
 def plan_buffers(lw, kernels, kernel_of):
     nodes = lw.nodes
     outputs = {r: o for o, r in enumerate(lw.req.outputs)}
-    needs_buffer = set(outputs)
+    needs_buffer = set(outputs) | structured.cond.guard_refs(lw)
     for i, node in enumerate(nodes):
         for r in node.inputs:
             k = kernel_of.get(r.node)

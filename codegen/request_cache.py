@@ -49,7 +49,7 @@ def request_key(req):
     parts = [_fingerprint(), ident, *toolchain.BASE_FLAGS, *config.extra_cxxflags(), req.label]
     for n in req.nodes:
         parts.append(_canon((n.id, n.op, n.name, tuple((r.node, r.index) for r in n.inputs), n.attrs, n.dtypes,
-                             n.shapes, n.after)))
+                             n.shapes, n.after, tuple(((r.node, r.index), v) for r, v in n.guard))))
     parts.append(_canon([(a.index, a.node, a.kind) for a in req.args]))
     parts.append(_canon([(r.node, r.index) for r in req.outputs]))
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()

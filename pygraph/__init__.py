@@ -86,6 +86,7 @@ from .ops.array import (  # noqa: E402
     zeros,
 )
 from .ops.clip import clip_by_global_norm, clip_by_norm, clip_by_value, global_norm  # noqa: E402
+from .ops.control_flow import case, cond  # noqa: E402
 from .ops.core import constant, convert_to_tensor  # noqa: E402
 from .ops.linalg import matmul, matrix_inverse, transpose  # noqa: E402
 from .ops.math import (  # noqa: E402
@@ -156,7 +157,13 @@ from .ops.nn_ops import (  # noqa: E402
     truncatediv,
     truncatemod,
 )
-from .ops.random import random_normal, random_uniform, set_random_seed, truncated_normal  # noqa: E402
+from .ops.random import (  # noqa: E402
+    random_normal,
+    random_shuffle,
+    random_uniform,
+    set_random_seed,
+    truncated_normal,
+)
 from .ops.reduce import argmax, argmin, reduce_max, reduce_mean, reduce_min, reduce_prod, reduce_sum  # noqa: E402
 from .ops.reduce_more import count_nonzero, reduce_all, reduce_any, reduce_logsumexp  # noqa: E402
 from .ops.registry import NoGradient, NotDifferentiable, RegisterGradient  # noqa: E402

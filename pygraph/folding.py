@@ -11,7 +11,8 @@ def _never_fold(op):
     row = registry.REGISTRY.get(op.type)
     return (row is None or row.stateful or row.kind in (registry.SOURCE, registry.STATE, registry.HOST,
                                                         registry.CONTROL)
-            or "Random" in op.type or "TruncatedNormal" in op.type or bool(op.control_inputs))
+            or "Random" in op.type or "TruncatedNormal" in op.type or bool(op.control_inputs)
+            or getattr(op, "_cond_context", None) is not None)  # a tf.cond branch runs only when taken
 
 
 def fold_constants(session, needed, fed, fetch_tensors):

@@ -13,7 +13,15 @@ import enum
 
 from . import dtypes
 from .graph import Operation, Tensor, _graph_of
-from .ops import array_grad, linalg_grad, math_grad, reduce_grad, registry, slicing_grad  # noqa: F401  (registers gradients)
+from .ops import (  # noqa: F401  (registers gradients)
+    array_grad,
+    control_flow,
+    linalg_grad,
+    math_grad,
+    reduce_grad,
+    registry,
+    slicing_grad,
+)
 from .ops.core import constant, convert_to_tensor, fmt_shape
 from .ops.math import add_n, identity, ones_like, zeros_like
 from .ops.state import group
@@ -83,8 +91,9 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
         for y, gy in zip(ys, grad_ys):
             _set_grad(grads, y, gy)
         for op in sorted(between, key=lambda o: o._id, reverse=True):
-            out_grads = _aggregate(grads, op)
-            in_grads = _op_gradients(op, out_grads, op not in stop_ops, gate_gradients, between)
+            with control_flow.op_context(op):  # an op in a cond branch: its gradient is in that branch
+                out_grads = _aggregate(grads, op)
+                in_grads = _op_gradients(op, out_grads, op not in stop_ops, gate_gradients, between)
             for i, (t_in, in_grad) in enumerate(zip(op.inputs, in_grads)):
                 if in_grad is None:
                     continue

@@ -168,6 +168,7 @@ class Graph:
         self._version = 0
         self._lock = threading.RLock()
         self._variable_scope_store = None  # created by scopes.py on first use
+        self._cond_context = None  # the tf.cond branch being built (ops/control_flow.py)
 
     # -- construction
     def _check_not_finalized(self):
@@ -178,6 +179,9 @@ class Graph:
         """Add an Operation. `name` ending in '/' is taken exactly (a scope's own name); otherwise it is
         made unique under the current name scope."""
         self._check_not_finalized()
+        ctx = self._cond_context
+        if ctx is not None:  # inside a cond branch: outside values come in through Switch ops
+            inputs, control_inputs = ctx.admit(list(inputs), list(control_inputs))
         with self._lock:
             if name.endswith("/"):
                 name = name[:-1]
@@ -197,6 +201,7 @@ class Graph:
             op = Operation(self, op_type, name, inputs, attrs, output_specs, controls)
             for i, t in enumerate(op.outputs):
                 check_representable(t.shape, op_type, name, i, op.inputs)
+            op._cond_context = ctx
             self._ops.append(op)
             self._ops_by_name[name] = op
             self._version += 1

@@ -248,6 +248,26 @@ glorot_uniform = GlorotUniform
 glorot_normal = GlorotNormal
 
 
+def he_normal(seed=None):
+    """tf.initializers.he_normal: truncated normal, stddev sqrt(2 / fan_in) (He et al. 2015)."""
+    return VarianceScaling(scale=2.0, mode="fan_in", distribution="truncated_normal", seed=seed)
+
+
+def he_uniform(seed=None):
+    """tf.initializers.he_uniform: uniform in +-sqrt(6 / fan_in)."""
+    return VarianceScaling(scale=2.0, mode="fan_in", distribution="uniform", seed=seed)
+
+
+def lecun_normal(seed=None):
+    """tf.initializers.lecun_normal: truncated normal, stddev sqrt(1 / fan_in) (SELU networks)."""
+    return VarianceScaling(scale=1.0, mode="fan_in", distribution="truncated_normal", seed=seed)
+
+
+def lecun_uniform(seed=None):
+    """tf.initializers.lecun_uniform: uniform in +-sqrt(3 / fan_in)."""
+    return VarianceScaling(scale=1.0, mode="fan_in", distribution="uniform", seed=seed)
+
+
 def global_variables():
     """tf.initializers.global_variables(): an op initializing every global variable."""
     from .ops.state import global_variables_initializer

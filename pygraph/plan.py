@@ -210,11 +210,11 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
     ref_of, node_of = {}, {}
     host_values, host_feeds = {}, {}
 
-    def add_node(op, kind, inputs, attrs, dtypes, shapes, after=()):
+    def add_node(op, kind, inputs, attrs, dtypes, shapes, after=(), guard=()):
         nid = len(nodes)
         nodes.append(_codegen.Node(nid, kind, op.name if op is not None else "", tuple(inputs), attrs,
                                    tuple(dtypes), tuple(shapes), op.creation_site if op is not None else "",
-                                   tuple(after)))
+                                   tuple(after), tuple(guard)))
         node_ops.append(op)
         return nid
 
@@ -280,6 +280,16 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
             args.append(_codegen.Arg(len(args), sid, "var"))
             static_args.append(state)
             inputs.append(_codegen.Ref(sid, 0))
+        guard = _guard(op, ref_of)
+        if guard:  # a cond branch: its predicate is computed first
+            after = after + [g[0].node for g in guard if g[0].node not in after]
+        if op.type == "Merge":  # the predicate picks the taken branch's value
+            pred = getattr(op, "_cond_pred", None)
+            if pred is None or pred not in ref_of:
+                raise errors.UnimplementedError(None, op, errors.describe(
+                    op, f"Merge '{op.name}' was not built by tf.cond in this process (an imported graph?): "
+                        "pygraph compiles Merge only as the end of a tf.cond."))
+            inputs.append(ref_of[pred])
         attrs = _codegen_attrs(op)
         if op.type == "MatMul":
             tall = tall_constant_transposed(session, op, folded_ops)
@@ -291,7 +301,7 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
                 inputs[0] = _codegen.Ref(tid, 0)
                 attrs["transpose_a"] = not attrs.get("transpose_a", False)
         nid = add_node(op, op.type, inputs, attrs, [t.dtype.name for t in op.outputs],
-                       [t.shape.as_tuple() for t in op.outputs], after)
+                       [t.shape.as_tuple() for t in op.outputs], after, guard)
         node_of[op] = nid
         for k, t in enumerate(op.outputs):
             ref_of[t] = _codegen.Ref(nid, k)
@@ -337,6 +347,19 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
     plan.request = request  # the ahead-of-time compiler (pygraph.aot) exports this same program
     plan.kernel_outputs, plan.locked, plan.upgrade = compiled.num_outputs, locks, compiled.upgrade
     return plan
+
+
+def _guard(op, ref_of):
+    """The (predicate Ref, branch value) pairs under which a cond branch's op runs, outermost first."""
+    ctx = getattr(op, "_cond_context", None)
+    if ctx is None:
+        return ()
+    guard = []
+    for c in ctx.chain():
+        if c.pred not in ref_of:
+            raise errors.InternalError(None, op, f"the predicate of the cond around {op.name} was not planned")
+        guard.append((ref_of[c.pred], bool(c.branch)))
+    return tuple(guard)
 
 
 def _label(fetch_tensors, targets):

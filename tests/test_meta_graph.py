@@ -149,12 +149,16 @@ def _every_op_graph():
             else tf.matrix_inverse(tf.matmul(x, x, transpose_b=True) + tf.constant(np.eye(2, dtype=np.float32))),
             tf.placeholder_with_default(tf.constant([1.5, 2.5]), (2,)),
             tf.random_uniform([2, 2], seed=1), tf.random_normal([3], seed=2), tf.truncated_normal([2], seed=4),
-            tf.random_uniform([4], 0, 10, dtype=tf.int64, seed=5), tf.constant([b"ab", b""])]
+            tf.random_uniform([4], 0, 10, dtype=tf.int64, seed=5), tf.random_shuffle(x, seed=6),
+            tf.constant([b"ab", b""])]
     misc += [tf.gather(x, [2, 0], axis=1), tf.one_hot(k, 6), broadcast_to_shape_of(tf.constant([1.0, 2.0, 3.0]), x),
              sum_to_shape_of(tf.ones_like(x), tf.constant([[0.0, 0.0, 0.0]]))]  # the last two: gradient helpers
     grads = tf.gradients(tf.reduce_mean(tf.square(tf.matmul(x, w) - 1.0)) + tf.reduce_sum(x * x), [x, w])
     merged = tf.summary.merge([tf.summary.scalar("loss", tf.reduce_mean(x)), tf.summary.histogram("x", x)])
-    return binary + unary + layout + reductions + misc + grads + [merged]
+    p = tf.placeholder_with_default(True, (), name="p")
+    branch = tf.cond(p, lambda: tf.cond(tf.logical_not(p), lambda: x * 2.0, lambda: x - 1.0), lambda: x + 1.0)
+    grads += tf.gradients(tf.reduce_sum(branch * branch), [x])
+    return binary + unary + layout + reductions + misc + grads + [merged, branch]
 
 
 def _registered_op_types():

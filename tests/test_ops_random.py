@@ -137,3 +137,19 @@ def test_symbolic_shape_and_errors():
         tf.random_uniform([2], dtype=tf.int32)
     with pytest.raises(ValueError, match="float32 and float64"):
         tf.random_normal([2], dtype=tf.int32)
+
+
+def test_random_shuffle_permutes_rows_and_has_no_gradient():
+    x = tf.placeholder(tf.float32, [None, 2])
+    y = tf.random_shuffle(x, seed=4)
+    rows = np.arange(40, dtype=np.float32).reshape(20, 2)
+    with tf.Session() as sess:
+        a, b = sess.run(y, {x: rows}), sess.run(y, {x: rows})
+        assert sess.run(y, {x: rows[:1]}).tolist() == rows[:1].tolist()  # one row: nothing to draw
+    for out in (a, b):
+        assert sorted(map(tuple, out.tolist())) == sorted(map(tuple, rows.tolist()))  # whole rows, each once
+    assert not np.array_equal(a, b) and not np.array_equal(a, rows)
+    with pytest.raises(LookupError, match="No gradient defined for operation 'RandomShuffle'"):
+        tf.gradients(tf.reduce_sum(y), x)
+    with pytest.raises(ValueError, match="at least rank 1"):
+        tf.random_shuffle(tf.constant(1.0))

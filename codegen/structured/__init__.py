@@ -1,3 +1,3 @@
 """Emitters for ops that are not elementwise; each module registers its ops with emit.register_structured."""
 
-from . import layout, linalg, random, reduce, slicing  # noqa: F401
+from . import cond, layout, linalg, random, reduce, slicing  # noqa: F401

@@ -1,7 +1,7 @@
 """Random ops: RandomUniform, RandomStandardNormal, TruncatedNormal, RandomUniformInt.
 
-The front end gives each op a last input: its per-session state buffer {seed, seed2, runs} (int64), which
-the kernel reads for the Philox key and whose run counter it advances (templates/random.h.j2)."""
+The front end gives each op a last input: its per-session state buffer {seed, seed2, counter} (int64): the
+kernel takes TF's Philox key and counter from it and advances the counter as TF does (templates/random.h.j2)."""
 
 from __future__ import annotations
 
@@ -38,5 +38,28 @@ class RandomOp:
         return common.library(lw, "random.h.j2"), "\n".join(lines)
 
 
+class RandomShuffle:
+    """TF's Fisher-Yates over the first dimension, one Philox word per swap (templates/random.h.j2)."""
+
+    def dims(self, lw, node, input_dims):
+        return [input_dims[0]]
+
+    def kernel(self, lw, kernel, index):
+        node = common.node_of(lw, kernel)
+        out, src = common.out_buf(lw, node), common.in_buf(lw, node, 0)
+        state = lw.buffers[node.inputs[-1]].name
+        dims = out.dims
+        rows = common.numel(dims[:1]) if dims else "1"
+        row = common.numel(dims[1:])
+        slot = common.reserve_scratch(lw)
+        perm = f"perm{index}"
+        code = (f"// k{index}: RandomShuffle {node.name}\n"
+                f"int64_t* {perm} = static_cast<int64_t*>(ctx->scratch(ctx, {slot}, sizeof(int64_t) * ({rows}) + 8));\n"
+                f"if (!{perm}) return ctx->fail(ctx, PG_RESOURCE_EXHAUSTED, {node.id}, \"out of memory\");\n"
+                f"pg_shuffle({out.name}, {src.name}, {rows}, {row}, {state}, {perm});")
+        return common.library(lw, "random.h.j2"), code
+
+
 for _op in KINDS:
     emit.register_structured(_op, RandomOp(_op))
+emit.register_structured("RandomShuffle", RandomShuffle())

@@ -21,6 +21,7 @@ from .. import __version__ as _pygraph_version
 from .. import dtypes
 from ..errors import DataLossError, OpError
 from ..graph import Operation, Tensor, get_default_graph
+from ..ops.cond_contexts import export_contexts, import_contexts
 from ..shape import TensorShape
 from .files import atomic_output
 from .meta_graph_check import check_structure
@@ -119,6 +120,8 @@ def meta_graph_document(graph, saver=None, collection_list=None, export_scope=No
         "ops": ops,
         "variables": [v for v in variables.values() if v is not None],
         "collections": collections,
+        "cond_contexts": export_contexts(graph, lambda n: _strip(n, export_scope),
+                                         lambda op: not export_scope or op.name.startswith(export_scope + "/")),
         "saver": _saver_settings(saver, export_scope),
         "num_arrays": len(encoder.arrays),
     }
@@ -247,6 +250,7 @@ def import_meta_graph(meta_graph_or_file, clear_devices=False, import_scope=None
                 op = _create_op(graph, spec, arrays, name, created)
                 created[spec["name"]] = op
             _rebuild_collections(graph, doc, name, scope)
+            import_contexts(graph, doc.get("cond_contexts"), name)
         except BaseException:
             _roll_back(graph, *saved)  # a file that fails part-way leaves the graph as it was
             raise

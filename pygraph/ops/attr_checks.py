@@ -26,7 +26,8 @@ _BINARY = _MATH_BINARY + (
 ARITY = {**{t: 1 for t in _UNARY}, **{t: 2 for t in _BINARY},
          "Select": 3, "Range": 3, "GatherV2": 3, "RandomUniformInt": 3, "StridedSlice": 4, "OneHot": 4,
          "Const": 0, "Placeholder": 0, "VariableV2": 0, "NoOp": 0, "AddN": None, "ConcatV2": None, "Pack": None,
-         "MergeSummary": None}
+         "MergeSummary": None, "RandomShuffle": 1, "Switch": 2, "Merge": 2}
+OUTPUTS = {"Switch": 2, "Merge": 2}  # ops with other than one output (besides NoOp and Unpack)
 
 
 def _rank(t):
@@ -98,7 +99,7 @@ def check_arity(op_type, inputs, outputs, attrs):
     n = ARITY.get(op_type, -1)
     if n is not None and n >= 0 and len(inputs) != n:
         raise AttrError(f"{op_type} takes {n} input(s), got {len(inputs)}")
-    expected = 0 if op_type == "NoOp" else attrs.get("num") if op_type == "Unpack" else 1
+    expected = 0 if op_type == "NoOp" else attrs.get("num") if op_type == "Unpack" else OUTPUTS.get(op_type, 1)
     if len(outputs) != expected:
         raise AttrError(f"{op_type} has {expected} output(s), got {len(outputs)}")
 

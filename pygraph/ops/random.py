@@ -2,9 +2,13 @@
 
 Seeds follow tensorflow/python/framework/random_seed.py (get_seed): with a graph seed, an op without a
 seed takes the graph's op count (TF's `_last_id`); an op seed without a graph seed pairs with
-DEFAULT_GRAPH_SEED; neither gives fresh random seeds per session. Each op keeps {seed, seed2, runs} as
+DEFAULT_GRAPH_SEED; neither gives fresh random seeds per session. Each op keeps {seed, seed2, counter} as
 per-session state: every sess.run draws new numbers, a new session starts the sequence again, and the
 same seeds give the same numbers in any session, process or thread count.
+
+The numbers are TensorFlow's, bit for bit (codegen/templates/random.h.j2 has TF's Philox stream layout,
+float conversion and samplers; tests/test_tf_random.py holds values TF wrote). Op seeds derived from the
+graph seed follow TF 1.x (the op count); TF 2.x's compat.v1 counts seedless random ops instead.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ FLOATS = (dtypes.float32, dtypes.float64)
 def _initial_state(op):
     seed, seed2 = op.attrs["seed"], op.attrs["seed2"]
     if seed == 0 and seed2 == 0:  # no seed anywhere: nondeterministic, as TF
-        seed, seed2 = secrets.randbits(31) | 1, secrets.randbits(31)
+        seed, seed2 = secrets.randbits(63) | 1, secrets.randbits(63)
     return np.array([seed, seed2, 0], dtype=np.int64)
 
 
@@ -38,6 +42,13 @@ for _t in ("RandomUniform", "RandomStandardNormal", "TruncatedNormal", "RandomUn
     registry.register(_t, registry.STRUCTURED, stateful=True, check=checks.random,
                       attrs={"shape": "?list(int)", _dtype_attr: "type", "seed": "int", "seed2": "int",
                              "T": "type"}).session_state = _initial_state
+registry.register("RandomShuffle", registry.STRUCTURED, stateful=True,
+                  attrs={"T": "type", "seed": "int", "seed2": "int"}).session_state = _initial_state
+
+
+@registry.RegisterGradient("RandomShuffle")
+def _shuffle_grad(op, grad):
+    raise LookupError(f"No gradient defined for operation '{op.name}' (op type: RandomShuffle)")
 
 
 def set_random_seed(seed):
@@ -124,3 +135,14 @@ def random_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None):
     """Normal values redrawn until within two standard deviations of the mean."""
     return _scaled_normal("TruncatedNormal", "truncated_normal", shape, mean, stddev, dtype, seed, name)
+
+
+def random_shuffle(value, seed=None, name=None):
+    """A random permutation of `value` along its first dimension (TF's in-place Fisher-Yates draws)."""
+    value = convert_to_tensor(value, name="value")
+    if value.shape.ndims == 0:
+        raise ValueError(f"Shape must be at least rank 1 but is rank 0 for 'RandomShuffle' (input {value.name})")
+    seed1, seed2 = get_seed(seed)
+    attrs = {"T": value.dtype, "seed": seed1 or 0, "seed2": seed2 or 0}
+    return make_op("RandomShuffle", [value], [(value.dtype, value.shape)], name or "RandomShuffle",
+                   attrs).outputs[0]
