@@ -102,14 +102,14 @@ class Plan:
         upgrade = self.upgrade
         try:
             path = upgrade.poll(self.session)
+            if path is None or self.upgrade is not upgrade:
+                return
+            kernel = _runtime.Kernel(path, self.kernel_outputs)
+            if self.locked:
+                kernel.set_locks(self.locked)
         except BaseException:
             self.upgrade = None  # reported once, here; the quick module keeps serving later calls
             raise
-        if path is None or self.upgrade is not upgrade:
-            return
-        kernel = _runtime.Kernel(path, self.kernel_outputs)
-        if self.locked:
-            kernel.set_locks(self.locked)
         self.kernel = kernel
         self.upgrade = None
 
