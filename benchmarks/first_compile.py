@@ -1,9 +1,20 @@
-"""Graph construction to first result for a ~20-op graph in fresh processes, cold and warm cache.
+"""Time to first result in fresh processes: cold cache, warm cache, and when optimized code takes over.
 
-    .venv/bin/python -m benchmarks.first_compile [repeats]
+    .venv/bin/python -m benchmarks.first_compile [repeats] [workload ...]
 
-The graph is five rounds of `tanh(h*0.9 + 0.1) - square(h)*0.01` on a (None, 16) placeholder, summed:
-27 compute ops that fuse into one reduction kernel. Prints medians over `repeats` fresh cache dirs.
+Workloads: `small` (27 elementwise ops, one kernel), `mlp1`/`mlp4`/`mlp16`/`mlp32` (that many hidden
+layers of 64, Adam, 64 features, batch 50), `w6` (the lecture's W6 MLP 784-300-100-10, plain gradient
+descent, sparse softmax cross-entropy), `ch11` (chapter 11's deep net: 5 hidden layers of 100 with
+batch norm from tf.nn.moments + tf.nn.batch_normalization, Adam) and `lecture` (examples/lecture.py end
+to end, wall time of the whole process).
+
+"first result" is graph construction + initializer + the first `[train_op, loss]` run, timed inside a
+fresh process after `import` (TF's import alone takes seconds). Each row gives medians over `repeats`
+fresh cache directories (cold) and a second process on the same cache (warm), for pygraph's default
+(tiered: quick -O1 build first, -O3 in the background), for PYGRAPH_OPTIMIZED_ONLY=1 (everything -O3
+before its first call: pygraph before tiers), and for TF 2's tf.compat.v1 when /work/tfvenv (or
+$TF_PYTHON) has TensorFlow. "optimized" is when the training step's -O3 module took over (tiered only),
+after how many steps. The machine may be shared: compare ratios within one run.
 """
 
 from __future__ import annotations
@@ -13,39 +24,141 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
-import time
+import sys, time
 import numpy as np
-import pygraph as tf
+if sys.argv[1] == "tf":
+    import tensorflow.compat.v1 as tf
+    tf.disable_v2_behavior()
+else:
+    import pygraph as tf
+kind = sys.argv[2]
 t0 = time.perf_counter()
-x = tf.placeholder(tf.float32, (None, 16), name="x")
-h = x
-for _ in range(5):
-    h = tf.tanh(h * 0.9 + 0.1) - tf.square(h) * 0.01
-y = tf.reduce_sum(h)
-with tf.Session() as sess:
-    value = sess.run(y, {x: np.ones((8, 16), np.float32)})
+rng = np.random.RandomState(0)
+
+
+def dense(h, n_out, act=None):
+    w = tf.Variable(tf.random_normal([int(h.shape[1]), n_out], stddev=0.1))
+    b = tf.Variable(tf.zeros([n_out]))
+    z = tf.matmul(h, w) + b
+    return act(z) if act else z
+
+
+if kind == "small":
+    x = tf.placeholder(tf.float32, (None, 16))
+    h = x
+    for _ in range(5):
+        h = tf.tanh(h * 0.9 + 0.1) - tf.square(h) * 0.01
+    loss = tf.reduce_sum(h)
+    train = tf.no_op()
+    feed = {x: np.ones((8, 16), np.float32)}
+elif kind.startswith("mlp"):
+    x = tf.placeholder(tf.float32, (None, 64))
+    y = tf.placeholder(tf.float32, (None, 1))
+    h = x
+    for _ in range(int(kind[3:])):
+        h = dense(h, 64, tf.nn.relu)
+    loss = tf.reduce_mean(tf.square(dense(h, 1) - y))
+    train = tf.train.AdamOptimizer(1e-3).minimize(loss)
+    feed = {x: rng.randn(50, 64).astype(np.float32), y: rng.randn(50, 1).astype(np.float32)}
+else:
+    x = tf.placeholder(tf.float32, (None, 784))
+    y = tf.placeholder(tf.int32, (None,))
+    h = x
+    for width in ((300, 100) if kind == "w6" else (100,) * 5):
+        if kind == "w6":
+            h = dense(h, width, tf.nn.relu)
+        else:  # chapter 11: batch norm before the activation
+            z = dense(h, width)
+            mean, var = tf.nn.moments(z, [0])
+            gamma = tf.Variable(tf.ones([width]))
+            beta = tf.Variable(tf.zeros([width]))
+            h = tf.nn.elu(tf.nn.batch_normalization(z, mean, var, beta, gamma, 1e-3))
+    xent = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=dense(h, 10))
+    loss = tf.reduce_mean(xent)
+    opt = tf.train.GradientDescentOptimizer(0.01) if kind == "w6" else tf.train.AdamOptimizer(1e-3)
+    train = opt.minimize(loss)
+    feed = {x: rng.rand(50, 784).astype(np.float32), y: rng.randint(0, 10, 50).astype(np.int32)}
+init = tf.global_variables_initializer()
+sess = tf.Session()
+sess.run(init)
+_, value = sess.run([train, loss], feed)
+first = time.perf_counter() - t0
 assert np.isfinite(value)
-print((time.perf_counter() - t0) * 1e3)
+optimized, steps = float("nan"), 0
+if sys.argv[1] == "pygraph" and not tf.config.optimized_only():
+    plans = [p for key, (p, _) in sess._plans.items() if len(key) > 1]
+    while plans[0].upgrade is not None and time.perf_counter() - t0 < 300:
+        sess.run([train, loss], feed)
+        steps += 1
+    optimized = time.perf_counter() - t0
+sess.close()
+print(f"{first * 1e3:.1f} {optimized * 1e3:.1f} {steps}")
 """
 
-
-def first_result_ms(cache):
-    env = dict(os.environ, PYGRAPH_CACHE_DIR=cache)
-    out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+WORKLOADS = ("small", "mlp1", "mlp4", "mlp16", "mlp32", "w6", "ch11", "lecture")
 
 
-def main(repeats=5):
-    cold, warm = [], []
-    for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as d:
-            cold.append(first_result_ms(os.path.join(d, "cache")))
-            warm.append(first_result_ms(os.path.join(d, "cache")))
-    print(f"first result, cold cache: {statistics.median(cold):.0f} ms [{min(cold):.0f}-{max(cold):.0f}]")
-    print(f"first result, warm cache: {statistics.median(warm):.1f} ms [{min(warm):.1f}-{max(warm):.1f}]")
+def _tf_python():
+    explicit = os.environ.get("TF_PYTHON")
+    candidate = Path(explicit) if explicit else Path("/work/tfvenv/bin/python")
+    return str(candidate) if candidate.exists() else None
+
+
+def _child(python, framework, kind, cache, optimized_only):
+    env = dict(os.environ, PYGRAPH_CACHE_DIR=cache, PYGRAPH_OPTIMIZED_ONLY="1" if optimized_only else "0",
+               TF_CPP_MIN_LOG_LEVEL="3", PYGRAPH_DEMO_DIR=os.path.join(cache, "demo"))
+    if kind == "lecture":  # the whole process: its time to the last result
+        import time
+
+        t0 = time.perf_counter()
+        subprocess.run([python, str(ROOT / "examples" / "lecture.py")], env=env, capture_output=True,
+                       check=True)
+        return (time.perf_counter() - t0) * 1e3, float("nan"), 0
+    out = subprocess.run([python, "-c", CHILD, framework, kind], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{framework} {kind} failed:\n{out.stderr[-2000:]}")
+    first, optimized, steps = out.stdout.split()
+    return float(first), float(optimized), int(steps)
+
+
+def _row(name, samples):
+    med = lambda i: statistics.median(s[i] for s in samples)  # noqa: E731
+    return name, med(0), med(1), med(2)
+
+
+def measure(kind, repeats):
+    """{setup: (cold first ms, warm first ms, optimized-in-use ms, steps until then)} for one workload."""
+    rows = {}
+    setups = [("pygraph", sys.executable, "pygraph", False), ("pygraph -O3 only", sys.executable, "pygraph", True)]
+    tf_python = _tf_python()
+    if tf_python and kind != "lecture":
+        setups.append(("tf.compat.v1", tf_python, "tf", False))
+    for label, python, framework, only in setups:
+        cold, warm = [], []
+        for _ in range(repeats):
+            with tempfile.TemporaryDirectory() as d:
+                cache = os.path.join(d, "cache")
+                cold.append(_child(python, framework, kind, cache, only))
+                warm.append(_child(python, framework, kind, cache, only))
+        c, w = _row(label, cold), _row(label, warm)
+        rows[label] = (c[1], w[1], c[2], c[3])
+    return rows
+
+
+def main(argv):
+    repeats = int(argv[0]) if argv else 3
+    kinds = argv[1:] or WORKLOADS
+    print("| workload | setup | first result, cold (ms) | first result, warm (ms) | -O3 in use after (ms, steps) |")
+    print("| --- | --- | --- | --- | --- |")
+    for kind in kinds:
+        for label, (cold, warm, optimized, steps) in measure(kind, repeats).items():
+            opt = "" if optimized != optimized else f"{optimized:.0f} ({steps:.0f})"
+            print(f"| {kind} | {label} | {cold:.0f} | {warm:.0f} | {opt} |", flush=True)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
+    main(sys.argv[1:])

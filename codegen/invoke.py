@@ -13,12 +13,15 @@ from .. import config, errors
 _kept = []  # modules that link libraries stay loaded (see check_module)
 
 
-def run_compiler(cmd, src):
+def run_compiler(cmd, src, cancel=None):
     """Run `cmd`; CompileError when it fails or outlives PYGRAPH_COMPILE_TIMEOUT (then it is killed with
-    every process it started: it runs in its own process group)."""
+    every process it started: it runs in its own process group). `cancel` (codegen.tiers.Cancel) may
+    kill it from another thread; that raises tiers.Cancelled here."""
     timeout = config.compile_timeout()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             encoding="utf-8", errors="replace", start_new_session=True)
+    if cancel is not None:
+        cancel.attach(proc)  # kills it at once when the job was cancelled before it started
     try:
         _, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -30,7 +33,14 @@ def run_compiler(cmd, src):
     except BaseException:  # KeyboardInterrupt: the compiler must not outlive the request
         _kill(proc)
         raise
+    finally:
+        if cancel is not None:
+            cancel.detach()
     if proc.returncode != 0:
+        if cancel is not None and cancel.cancelled:
+            from .tiers import Cancelled
+
+            raise Cancelled(src)
         raise errors.CompileError(f"C++ compilation failed (exit {proc.returncode}) for generated source "
                                   f"{src}:\n{err.strip()}\ncommand: {' '.join(cmd)}")
 

@@ -81,3 +81,4 @@ class CompiledProgram:
     source: str  # empty when the module came from the request index (nothing was rendered)
     kernels: list  # one line per kernel, for debugging
     libs: tuple = ()  # libraries it links (e.g. "openblas"); empty when it came from the request index
+    upgrade: object = None  # tiers.Upgrade when `path` is the quick build and -O3 is still to come

@@ -55,6 +55,13 @@ class Lowering:
 
 
 def compile_request(req, debug=0):
+    source, summary, libs = render_request(req, debug)
+    path = toolchain.build(source, libs, debug=debug)
+    return CompiledProgram(path, len(req.outputs), source, summary, libs)
+
+
+def render_request(req, debug=0):
+    """(C++ source, one line per kernel, libraries to link) for `req`."""
     req = cxx.checked_request(req)  # typed attributes and comment-safe names only, from here on
     lw = Lowering(req)
     structured.cond.guard_shape_checks(lw)  # a cond branch's shape checks run only with the branch
@@ -77,8 +84,7 @@ def compile_request(req, debug=0):
             print(f"[pygraph]   {line}", file=sys.stderr)
     if debug >= 2:
         print(source, file=sys.stderr)
-    path = toolchain.build(source, sorted(lw.libs), debug=debug)
-    return CompiledProgram(path, len(req.outputs), source, summary, tuple(sorted(lw.libs)))
+    return source, summary, tuple(sorted(lw.libs))
 
 
 # -- step: symbolic dims and argument checks

@@ -7,6 +7,8 @@ PYGRAPH_COLLECTIVE_TIMEOUT  seconds a pygraph.distribute collective may wait for
                      fails with DeadlineExceededError (default 120; a dead rank must not hang the others)
 PYGRAPH_CXX          C++ compiler (default $CXX, else c++)
 PYGRAPH_CXXFLAGS     extra flags appended to the compile command
+PYGRAPH_OPTIMIZED_ONLY  1: every program runs its -O3 build from its first call (benchmarks); default 0:
+                     first calls run a quick -O1 build while the -O3 one compiles in the background
 PYGRAPH_NUM_THREADS  threads for parallel loops (default: all cores)
 PYGRAPH_SANITIZE     build generated kernels with sanitizers: "address", "undefined" or "address,undefined";
                      run under `python -m pygraph.sanitize` (it preloads the sanitizer runtime)
@@ -63,6 +65,16 @@ def collective_timeout():
     if not seconds > 0:
         raise ValueError(f"PYGRAPH_COLLECTIVE_TIMEOUT must be a positive number of seconds, got {value!r}")
     return seconds
+
+
+def optimized_only():
+    """True when programs must run optimized code from their first call (no quick tier)."""
+    value = os.environ.get("PYGRAPH_OPTIMIZED_ONLY", "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ValueError(f"PYGRAPH_OPTIMIZED_ONLY must be 0 or 1, got {value!r}")
 
 
 def compiler():

@@ -36,14 +36,47 @@ def fold_constants(session, needed, fed, fetch_tensors):
             frontier[t.op] = True
     missing = [t for op in frontier for t in op.outputs if t not in session._folded]
     if missing:
-        from .plan import build_plan  # the folded subgraph is itself a (fold-free) plan
+        values = _exact_in_numpy(missing)
+        if values is None:
+            from .plan import build_plan  # the folded subgraph is itself a (fold-free) plan
 
-        values = build_plan(session, missing, [], None, fold=False).run([])
+            values = build_plan(session, missing, [], None, fold=False).run([])
         for t, v in zip(missing, values):
             v = np.array(v, order="C")  # keeps 0-d values 0-d
             v.setflags(write=False)
             session._folded[t] = v
     return set(frontier)
+
+
+# Ops whose result numpy rounds exactly as the compiled code does (one IEEE operation in the same dtype;
+# integers wrap, as the code compiled with -fwrapv does): folding them needs no compile (~0.2 s each).
+_EXACT = {"Add": np.add, "AddV2": np.add, "Sub": np.subtract, "Mul": np.multiply, "Neg": np.negative,
+          "Identity": np.asarray,
+          # pg_max / pg_min of the templates' prelude: a NaN first operand wins, ties give the second
+          "Maximum": lambda a, b: np.where(a != a, a, np.where(a > b, a, b)),
+          "Minimum": lambda a, b: np.where(a != a, a, np.where(a < b, a, b))}
+_EXACT_FLOAT = {"RealDiv": np.divide}
+
+
+def _exact_in_numpy(tensors):
+    """Values of `tensors` computed with numpy when every op they depend on is in _EXACT, else None."""
+    from .plan import prune
+
+    env = {}
+    for op in prune(tensors, [], {}):
+        if op.type == "Const":
+            env[op.outputs[0]] = np.asarray(op.attrs["value"])
+            continue
+        dtype = op.outputs[0].dtype if len(op.outputs) == 1 else None
+        if dtype is None or dtype.np not in (np.float32, np.float64, np.int32, np.int64) or any(
+                t.dtype != dtype for t in op.inputs):
+            return None
+        fn = _EXACT.get(op.type) or (_EXACT_FLOAT.get(op.type) if dtype.is_floating else None)
+        if fn is None:
+            return None
+        with np.errstate(all="ignore"):
+            env[op.outputs[0]] = np.asarray(fn(*[env[t] for t in op.inputs]), dtype=dtype.np)
+    return [env[t] for t in tensors]
 
 
 def tall_constant_transposed(session, op, folded_ops):

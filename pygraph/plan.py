@@ -59,6 +59,7 @@ class Plan:
         self.host_values = host_values
         self.compiled = compiled  # Tensor -> kernel output index
         self.host_feeds = host_feeds  # string feeds: Tensor -> position among the feeds
+        self.upgrade = None  # codegen.tiers.Upgrade while `kernel` is the quick build
         # compiled feed k is argument k and node k: a program rejecting it gets TF's feed error from here
         self.feed_checks = [c.check for c in converters]
         if host_feeds:
@@ -78,6 +79,8 @@ class Plan:
                                     f" or sess.run({var_op.name}.initializer).")
 
     def _call(self, args):
+        if self.upgrade is not None:
+            self._tier_up()
         if not self.ready:
             self._check_variables()
         try:
@@ -92,6 +95,23 @@ class Plan:
             self.session._initialized.update(self.writes)
             self.ready = all(v in self.session._initialized for v, _ in self.reads)
         return outs
+
+    def _tier_up(self):
+        """At a call boundary: swap in the optimized module once it is ready (codegen/tiers.py). Both
+        modules read and write the same session buffers, so nothing is lost or repeated."""
+        upgrade = self.upgrade
+        try:
+            path = upgrade.poll(self.session)
+            if path is None or self.upgrade is not upgrade:
+                return
+            kernel = _runtime.Kernel(path, self.kernel_outputs)
+            if self.locked:
+                kernel.set_locks(self.locked)
+        except BaseException:
+            self.upgrade = None  # reported once, here; the quick module keeps serving later calls
+            raise
+        self.kernel = kernel
+        self.upgrade = None
 
     def run_single(self):
         """The no-feed, one-tensor path (sess.run(t), t.eval(), make_callable)."""
@@ -151,7 +171,9 @@ class Plan:
         return out
 
 
-def build_plan(session, elements, feeds, feed_ranks, fold=True):
+def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
+    """tiered: first calls may run a quick build while the optimized one compiles in the background
+    (off with PYGRAPH_OPTIMIZED_ONLY=1, and for the ahead-of-time compiler)."""
     from . import codegen as _codegen  # imported on first use: jinja2 and the templates cost ~70 ms
 
     global _threads_set
@@ -310,17 +332,20 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True):
     reads = [(v, r) for v, r in dict.fromkeys(reads) if v not in writes]
 
     request = _codegen.Request(nodes, args, outputs, label=_label(fetch_tensors, targets))
-    compiled = _codegen.compile_request(request, debug=config.debug_level())
+    compiled = _codegen.compile_request(request, debug=config.debug_level(),
+                                        tiered=tiered and not config.optimized_only())
     kernel = _runtime.Kernel(compiled.path, compiled.num_outputs)
     locked = [op.inputs[0].op for op in needed if op.type in _ASSIGNS and op.attrs.get("use_locking")
               and op.inputs[0].op.type == "VariableV2"]
-    if locked:  # TF's use_locking: the run holds these variables' mutexes while the program runs
-        kernel.set_locks([session._variable_lock(v) for v in dict.fromkeys(locked)])
+    locks = [session._variable_lock(v) for v in dict.fromkeys(locked)]
+    if locks:  # TF's use_locking: the run holds these variables' mutexes while the program runs
+        kernel.set_locks(locks)
     host_steps = [op for op in needed if op in host_set]
     on_host = bool(host_steps) or any(isinstance(e, Tensor) for e in element_outputs)
     plan = Plan(session, kernel, converters, static_args, element_outputs, node_ops, reads, writes,
                 host_steps if on_host else None, host_values, out_index, host_feeds)
     plan.request = request  # the ahead-of-time compiler (pygraph.aot) exports this same program
+    plan.kernel_outputs, plan.locked, plan.upgrade = compiled.num_outputs, locks, compiled.upgrade
     return plan
 
 

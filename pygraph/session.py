@@ -7,6 +7,7 @@ call into pygraph._runtime with the feeds, bound constants and the session's var
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 
 import numpy as np
@@ -122,6 +123,8 @@ class Session:
 
     def close(self):
         self._closed = True
+        if "pygraph.codegen.tiers" in sys.modules:  # stop the background compiles only this session wanted
+            sys.modules["pygraph.codegen.tiers"].release(self)
         self._plans.clear()
         self._variables.clear()
         self._initialized.clear()

@@ -15,6 +15,10 @@ if not os.environ.get("PYGRAPH_CACHE_DIR"):
     _OWN_CACHE = tempfile.mkdtemp(prefix="pygraph-test-cache-")
     os.environ["PYGRAPH_CACHE_DIR"] = os.path.join(_OWN_CACHE, "cache")
 
+# Tests check the optimized code, deterministically: no quick tier and background swaps (test_tiers.py
+# turns them on where it tests them).
+os.environ.setdefault("PYGRAPH_OPTIMIZED_ONLY", "1")
+
 import pygraph as tf  # noqa: E402
 
 try:  # keep hypothesis runs short and deterministic: each example reuses one compiled program

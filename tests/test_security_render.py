@@ -22,9 +22,9 @@ def _spy_requests(monkeypatch):
     seen = []
     real = codegen.compile_request
 
-    def spy(req, debug=0):
+    def spy(req, debug=0, **kwargs):
         seen.append(req)
-        return real(req, debug)
+        return real(req, debug, **kwargs)
 
     monkeypatch.setattr(codegen, "compile_request", spy)
     return seen

@@ -174,7 +174,7 @@ def export(sess, feeds, fetches, own_graph=False):
         if op.type == "VariableV2" and op not in sess._initialized:
             raise AotError(f"variable '{op.name}' has no value: restore a checkpoint or run its initializer first")
     try:
-        plan = build_plan(sess, elements, feed_tensors, None)
+        plan = build_plan(sess, elements, feed_tensors, None, tiered=False)  # AOT ships -O3 code
     except errors.OpError as e:
         raise AotError(str(e).splitlines()[0]) from None
     from ..codegen.lower import compile_request
