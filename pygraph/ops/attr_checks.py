@@ -94,11 +94,15 @@ def check_dtypes(op_type, inputs, outputs, attrs):
             raise AttrError(f"output dtype {outputs[0][0].name} should be {want} for inputs of dtype {first.name}")
 
 
+# output counts of ops registered at run time (custom op libraries: pygraph/custom_ops)
+OUTPUT_COUNTS = {}
+
+
 def check_arity(op_type, inputs, outputs, attrs):
     n = ARITY.get(op_type, -1)
     if n is not None and n >= 0 and len(inputs) != n:
         raise AttrError(f"{op_type} takes {n} input(s), got {len(inputs)}")
-    expected = 0 if op_type == "NoOp" else attrs.get("num") if op_type == "Unpack" else 1
+    expected = 0 if op_type == "NoOp" else attrs.get("num") if op_type == "Unpack" else OUTPUT_COUNTS.get(op_type, 1)
     if len(outputs) != expected:
         raise AttrError(f"{op_type} has {expected} output(s), got {len(outputs)}")
 

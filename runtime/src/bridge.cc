@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "host_services.h"
 #include "kernel.h"
 #include "thread_pool.h"
 
@@ -46,6 +47,9 @@ class KernelError(RuntimeError):
   py::class_<VariableLock>(m, "VariableLock", "The mutex of one variable's use_locking updates.")
       .def(py::init<>());
 
+  m.def("register_op_def", [](uintptr_t address) {
+    pygraph::register_op_def(reinterpret_cast<const pg_op_def*>(address));
+  }, py::arg("address"), "Make a loaded op library's op table (a pg_op_def*) visible to ctx->find_op.");
   m.def("set_num_threads", &pygraph::set_global_pool_size, "Threads used by ctx->parallel_for.");
   m.def("get_num_threads", [] { return pygraph::global_pool().size(); });
 }

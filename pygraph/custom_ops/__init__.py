@@ -1,0 +1,6 @@
+"""C++ custom ops: TF-style op libraries (load_op_library) built against pygraph's header-only
+TF-compatible API (runtime/include/tensorflow/...), reaching the host only through abi.h."""
+
+from .library import load_op_library
+
+__all__ = ["load_op_library"]
