@@ -33,9 +33,19 @@ def _file_sha256(path):
     return h.hexdigest()
 
 
-def load_op_library(library_filename):
+def load_op_library(library_filename=None, *, sources=None, name="op_library", extra_cflags=(),
+                    extra_ldflags=()):
     """Loads an op library built against pygraph's TF-compatible headers; returns a module whose functions
-    are its ops in snake_case (zero_out for ZeroOut), as tf.load_op_library does."""
+    are its ops in snake_case (zero_out for ZeroOut), as tf.load_op_library does. With `sources` (paths
+    or C++ text) instead of a file, builds the library first (build.build_op_library: cached)."""
+    if sources is not None:
+        if library_filename is not None:
+            raise TypeError("load_op_library takes a library file or sources=[...], not both")
+        from .build import build_op_library
+
+        library_filename = build_op_library(sources, name, extra_cflags, extra_ldflags)
+    elif library_filename is None:
+        raise TypeError("load_op_library needs a library file (or sources=[...] to build one)")
     path = os.path.realpath(os.fspath(library_filename))
     if path in _LOADED:
         return _LOADED[path]

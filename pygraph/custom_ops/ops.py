@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import dtypes
+from .. import dtypes, errors
 from ..ops import attr_checks, attr_schema, registry
 from ..ops.core import convert_to_tensor, make_op, op_scope
 from ..shape import TensorShape
@@ -30,7 +30,7 @@ _DTYPE_OF_CODE = {code: dt for dt, code in abi.PG_CODES.items()}
 def check_new(spec, library):
     row = registry.REGISTRY.get(spec.name)
     if spec.name in CUSTOM or (row is not None and row.attrs is not None):
-        raise KeyError(f"{library}: op type {spec.name!r} is already registered"
+        raise errors.AlreadyExistsError(None, None, f"{library}: op type {spec.name!r} is already registered"
                        + (f" (by {CUSTOM[spec.name].library})" if spec.name in CUSTOM else " (a pygraph op)"))
 
 
