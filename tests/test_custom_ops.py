@@ -177,3 +177,23 @@ def _line_of(marker):
             if marker in line and "_line_of" not in line:
                 return i
     raise AssertionError(marker)
+
+
+def test_meta_graph_records_the_library(ops, tmp_path):
+    x = tf.placeholder(tf.int32, [None], name="x")
+    tf.identity(ops.zero_out(x, preserve_index=2), name="y")
+    path = str(tmp_path / "model.meta")
+    doc = tf.train.export_meta_graph(path)
+    spec = [o for o in doc["ops"] if o["type"] == "ZeroOut"][0]
+    assert spec["op_library"] == os.path.basename(ops.__file__)
+    with tf.Graph().as_default() as g:
+        tf.train.import_meta_graph(path)
+        with tf.Session() as sess:
+            got = sess.run(g.get_tensor_by_name("y:0"), {g.get_tensor_by_name("x:0"): np.array([4, 5, 6, 7], np.int32)})
+        np.testing.assert_array_equal(got, [0, 0, 6, 0])
+    # a graph whose op's library is not loaded: a clear error naming the library, and nothing imported
+    doc["ops"] = [dict(o, type="NotLoadedOp") if o["type"] == "ZeroOut" else o for o in doc["ops"]]
+    with tf.Graph().as_default() as g:
+        with pytest.raises(errors.NotFoundError, match="'NotLoadedOp'.*op library 'test_ops-.*tf.load_op_library"):
+            tf.train.import_meta_graph(doc)
+        assert g.get_operations() == []
