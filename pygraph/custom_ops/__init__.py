@@ -4,9 +4,10 @@ TF-compatible API (runtime/include/tensorflow/...), reaching the host only throu
 import os
 
 from .build import build_op_library
+from .inline import inline_op
 from .library import load_op_library
 
-__all__ = ["build_op_library", "load_op_library"]
+__all__ = ["build_op_library", "inline_op", "load_op_library"]
 
 
 def library_field(op_type):
