@@ -29,3 +29,21 @@ def check_library_loaded(op_type, library, node_name):
         raise errors.NotFoundError(
             None, None, f"Op type not registered '{op_type}' (node '{node_name}'): it comes from the op library "
             f"{library!r}; load it with tf.load_op_library(...) before importing this graph.")
+
+
+def artifact_sources(op_types):
+    """[(library path, [(file name, text)])] for the op libraries defining `op_types` (AOT artifacts
+    compile them in); ValueError for a library loaded from a binary, whose sources pygraph does not have."""
+    from .build import SOURCES
+    from .library import OP_LIBRARY
+
+    out = {}
+    for t in sorted(op_types):
+        path = OP_LIBRARY.get(t)
+        if path is None or path in out:
+            continue
+        if path not in SOURCES:
+            raise ValueError(f"op {t} comes from {path}, loaded as a binary; an artifact compiles its op libraries "
+                             "from source: load it with tf.load_op_library(sources=[...]) before compiling")
+        out[path] = SOURCES[path]
+    return list(out.items())

@@ -13,6 +13,7 @@ from pathlib import Path
 from .. import config, errors, safe_files, sysconfig
 
 stats = {"builds": 0, "hits": 0}
+SOURCES = {}  # library path -> [(file name, text)]: what an AOT artifact compiles in its place
 
 _OPT_FLAGS = ["-O2", "-Wno-unused-function"]
 
@@ -64,6 +65,7 @@ def build_op_library(sources, name="op_library", extra_cflags=(), extra_ldflags=
     d = toolchain.private_subdir("ops")
     safe_name = "".join(c if c.isalnum() or c == "_" else "_" for c in name)[:40] or "op_library"
     so = d / f"{safe_name}-{key[:32]}.so"
+    SOURCES[os.path.realpath(so)] = [(os.path.basename(shown), text) for shown, text, _ in srcs]
     if safe_files.open_private(so) is not None and toolchain.module_digest(so) is not None:
         stats["hits"] += 1
         return str(so)

@@ -191,6 +191,13 @@ extern "C" __attribute__((weak, visibility("default"))) const pg_op_table* pg_op
   return ::pygraph_tf::library();
 }
 
+// An AOT artifact compiles op sources into a static library too: a linker keeps an object of an archive only
+// when something references it, so each source defines an anchor the artifact's C API references.
+#ifdef PG_OP_LIBRARY_ANCHOR
+extern "C" __attribute__((visibility("hidden"))) int PG_OP_LIBRARY_ANCHOR;
+int PG_OP_LIBRARY_ANCHOR = 0;
+#endif
+
 #define PG_TF_CONCAT_(a, b) a##b
 #define PG_TF_CONCAT(a, b) PG_TF_CONCAT_(a, b)
 
