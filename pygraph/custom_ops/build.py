@@ -15,7 +15,8 @@ from .. import config, errors, safe_files, sysconfig
 stats = {"builds": 0, "hits": 0}
 SOURCES = {}  # library path -> [(file name, text)]: what an AOT artifact compiles in its place
 
-_OPT_FLAGS = ["-O2", "-Wno-unused-function"]
+# as pygraph's own kernels (DESIGN.md): vectorised comparisons need -fno-trapping-math; NaN and Inf still behave
+_OPT_FLAGS = ["-O3", "-fno-trapping-math", "-fno-math-errno", "-Wno-unused-function"]
 
 
 def _read_sources(sources):

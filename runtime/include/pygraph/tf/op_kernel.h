@@ -45,12 +45,16 @@ class OpKernelConstruction {
 
 class OpKernelContext {
  public:
-  explicit OpKernelContext(pg_kernel_call* call) : call_(call), outputs_(call->num_outputs) {
-    for (int i = 0; i < call->num_inputs; ++i) inputs_.push_back(view(call->inputs[i]));
+  // Views of the first kInline inputs and outputs live in the context itself: no allocation per call.
+  static constexpr int kInline = 4;
+  explicit OpKernelContext(pg_kernel_call* call) : call_(call) {
+    if (call->num_inputs > kInline) more_inputs_.resize(call->num_inputs - kInline);
+    if (call->num_outputs > kInline) more_outputs_.resize(call->num_outputs - kInline);
+    for (int i = 0; i < call->num_inputs; ++i) input_slot(i) = view(call->inputs[i]);
   }
   int num_inputs() const { return call_->num_inputs; }
   int num_outputs() const { return call_->num_outputs; }
-  const Tensor& input(int i) const { return inputs_[i]; }
+  const Tensor& input(int i) const { return i < kInline ? inputs_[i] : more_inputs_[i - kInline]; }
 
   // The host planned each output from the op's shape function; a kernel asking for another shape has a
   // shape function that disagrees with it.
@@ -61,8 +65,8 @@ class OpKernelContext {
       return errors::Internal("the kernel allocates output ", index, " with shape ", shape.DebugString(),
                               ", but the op's shape function gave ", planned.shape().DebugString());
     }
-    outputs_[index] = planned;
-    *out = &outputs_[index];
+    output_slot(index) = planned;
+    *out = &output_slot(index);
     return Status::OK();
   }
   Status allocate_temp(DataType dtype, const TensorShape& shape, Tensor* out) {
@@ -71,14 +75,14 @@ class OpKernelContext {
     *out = Tensor(temps_.back().get(), dtype, shape);
     return Status::OK();
   }
-  Tensor* mutable_output(int index) { return &outputs_[index]; }
+  Tensor* mutable_output(int index) { return &output_slot(index); }
   void SetStatus(const Status& s) {
     if (status_.ok()) status_ = s;
   }
   void CtxFailure(const Status& s) { SetStatus(s); }
   void CtxFailure(const char*, int, const Status& s) { SetStatus(s); }
   const Status& status() const { return status_; }
-  bool pg_allocated(int index) const { return outputs_[index].dtype() != DT_INVALID; }
+  bool pg_allocated(int index) { return output_slot(index).dtype() != DT_INVALID; }
 
  private:
   static Tensor view(const pg_tensor& t) {
@@ -86,9 +90,12 @@ class OpKernelContext {
     for (int k = 0; k < t.ndim; ++k) shape.AddDim(t.shape[k]);
     return Tensor(t.data, data_type_of(t.dtype), shape);
   }
+  Tensor& input_slot(int i) { return i < kInline ? inputs_[i] : more_inputs_[i - kInline]; }
+  Tensor& output_slot(int i) { return i < kInline ? outputs_[i] : more_outputs_[i - kInline]; }
   pg_kernel_call* call_;
-  std::vector<Tensor> inputs_;
-  std::vector<Tensor> outputs_;
+  Tensor inputs_[kInline];
+  Tensor outputs_[kInline];
+  std::vector<Tensor> more_inputs_, more_outputs_;
   std::vector<std::unique_ptr<int64_t[]>> temps_;
   Status status_;
 };

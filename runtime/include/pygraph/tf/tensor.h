@@ -112,33 +112,53 @@ PG_TF_ERROR(Unknown, UNKNOWN)
     if (!_pg_status.ok()) return _pg_status;           \
   } while (0)
 
+// Dims live inline (at most PG_MAX_RANK, as every pygraph tensor): building one allocates nothing, which
+// keeps a kernel call's overhead to tens of nanoseconds.
 class TensorShape {
  public:
   TensorShape() = default;
-  TensorShape(std::initializer_list<int64_t> dims) : dims_(dims) {}
-  explicit TensorShape(const std::vector<int64_t>& dims) : dims_(dims) {}
-  int dims() const { return static_cast<int>(dims_.size()); }
+  TensorShape(std::initializer_list<int64_t> dims) {
+    for (int64_t d : dims) AddDim(d);
+  }
+  explicit TensorShape(const std::vector<int64_t>& dims) {
+    for (int64_t d : dims) AddDim(d);
+  }
+  int dims() const { return rank_; }
   int64_t dim_size(int i) const { return dims_[i]; }
   int64_t num_elements() const {
     int64_t n = 1;
-    for (int64_t d : dims_) n *= d;
+    for (int i = 0; i < rank_; ++i) n *= dims_[i];
     return n;
   }
-  void AddDim(int64_t d) { dims_.push_back(d); }
+  // A rank above PG_MAX_RANK cannot be a pygraph tensor: stop as TF's CHECK would.
+  void AddDim(int64_t d) {
+    if (rank_ >= PG_MAX_RANK) __builtin_trap();
+    dims_[rank_++] = d;
+  }
   void set_dim(int i, int64_t d) { dims_[i] = d; }
-  void RemoveDim(int i) { dims_.erase(dims_.begin() + i); }
-  bool IsSameSize(const TensorShape& other) const { return dims_ == other.dims_; }
-  bool operator==(const TensorShape& other) const { return dims_ == other.dims_; }
-  bool operator!=(const TensorShape& other) const { return dims_ != other.dims_; }
-  const std::vector<int64_t>& dim_sizes() const { return dims_; }
+  void RemoveDim(int i) {
+    for (int k = i; k + 1 < rank_; ++k) dims_[k] = dims_[k + 1];
+    --rank_;
+  }
+  bool IsSameSize(const TensorShape& other) const { return *this == other; }
+  bool operator==(const TensorShape& other) const {
+    if (rank_ != other.rank_) return false;
+    for (int i = 0; i < rank_; ++i)
+      if (dims_[i] != other.dims_[i]) return false;
+    return true;
+  }
+  bool operator!=(const TensorShape& other) const { return !(*this == other); }
+  std::vector<int64_t> dim_sizes() const { return std::vector<int64_t>(dims_, dims_ + rank_); }
+  const int64_t* pg_dims() const { return dims_; }
   std::string DebugString() const {
     std::string s = "[";
-    for (size_t i = 0; i < dims_.size(); ++i) s += (i ? "," : "") + std::to_string(dims_[i]);
+    for (int i = 0; i < rank_; ++i) s += (i ? "," : "") + std::to_string(dims_[i]);
     return s + "]";
   }
 
  private:
-  std::vector<int64_t> dims_;
+  int32_t rank_ = 0;
+  int64_t dims_[PG_MAX_RANK] = {};
 };
 inline std::ostream& operator<<(std::ostream& out, const TensorShape& s) { return out << s.DebugString(); }
 
@@ -201,37 +221,41 @@ class Tensor {
   int64_t NumElements() const { return shape_.num_elements(); }
   bool IsInitialized() const { return data_ != nullptr || NumElements() == 0; }
 
-  template <typename T> TensorMap<T, 1> flat() { return map<T, 1>(flat_dims()); }
-  template <typename T> TensorMap<const T, 1> flat() const { return cmap<T, 1>(flat_dims()); }
-  template <typename T> TensorMap<T, 1> vec() { return map<T, 1>(shape_.dim_sizes()); }
-  template <typename T> TensorMap<const T, 1> vec() const { return cmap<T, 1>(shape_.dim_sizes()); }
-  template <typename T> TensorMap<T, 2> matrix() { return map<T, 2>(shape_.dim_sizes()); }
-  template <typename T> TensorMap<const T, 2> matrix() const { return cmap<T, 2>(shape_.dim_sizes()); }
-  template <typename T> TensorMap<T, 0> scalar() { return map<T, 0>(shape_.dim_sizes()); }
-  template <typename T> TensorMap<const T, 0> scalar() const { return cmap<T, 0>(shape_.dim_sizes()); }
-  template <typename T, size_t N> TensorMap<T, N> tensor() { return map<T, N>(shape_.dim_sizes()); }
-  template <typename T, size_t N> TensorMap<const T, N> tensor() const { return cmap<T, N>(shape_.dim_sizes()); }
+  template <typename T> TensorMap<T, 1> flat() {
+    const int64_t n = NumElements();
+    return map<T, 1>(&n, 1);
+  }
+  template <typename T> TensorMap<const T, 1> flat() const {
+    const int64_t n = NumElements();
+    return cmap<T, 1>(&n, 1);
+  }
+  template <typename T> TensorMap<T, 1> vec() { return map<T, 1>(shape_.pg_dims(), dims()); }
+  template <typename T> TensorMap<const T, 1> vec() const { return cmap<T, 1>(shape_.pg_dims(), dims()); }
+  template <typename T> TensorMap<T, 2> matrix() { return map<T, 2>(shape_.pg_dims(), dims()); }
+  template <typename T> TensorMap<const T, 2> matrix() const { return cmap<T, 2>(shape_.pg_dims(), dims()); }
+  template <typename T> TensorMap<T, 0> scalar() { return map<T, 0>(shape_.pg_dims(), dims()); }
+  template <typename T> TensorMap<const T, 0> scalar() const { return cmap<T, 0>(shape_.pg_dims(), dims()); }
+  template <typename T, size_t N> TensorMap<T, N> tensor() { return map<T, N>(shape_.pg_dims(), dims()); }
+  template <typename T, size_t N> TensorMap<const T, N> tensor() const {
+    return cmap<T, N>(shape_.pg_dims(), dims());
+  }
 
   std::string DebugString() const { return "Tensor<type: " + DataTypeString(dtype_) + " shape: " +
                                             shape_.DebugString() + ">"; }
 
  private:
-  std::vector<int64_t> flat_dims() const { return {shape_.num_elements()}; }
   // A view of the wrong type or rank is a kernel bug: TF aborts (CHECK); we stop the process the same way
   // rather than read memory as the wrong type.
-  template <typename T, int R> void check(const std::vector<int64_t>& dims) const {
-    if (DataTypeToEnum<typename std::remove_const<T>::type>::value != dtype_ ||
-        static_cast<int>(dims.size()) != R) {
-      __builtin_trap();
-    }
+  template <typename T, int R> void check(int rank) const {
+    if (DataTypeToEnum<typename std::remove_const<T>::type>::value != dtype_ || rank != R) __builtin_trap();
   }
-  template <typename T, int R> TensorMap<T, R> map(const std::vector<int64_t>& dims) {
-    check<T, R>(dims);
-    return TensorMap<T, R>(static_cast<T*>(data_), dims.data());
+  template <typename T, int R> TensorMap<T, R> map(const int64_t* dims, int rank) {
+    check<T, R>(rank);
+    return TensorMap<T, R>(static_cast<T*>(data_), dims);
   }
-  template <typename T, int R> TensorMap<const T, R> cmap(const std::vector<int64_t>& dims) const {
-    check<T, R>(dims);
-    return TensorMap<const T, R>(static_cast<const T*>(data_), dims.data());
+  template <typename T, int R> TensorMap<const T, R> cmap(const int64_t* dims, int rank) const {
+    check<T, R>(rank);
+    return TensorMap<const T, R>(static_cast<const T*>(data_), dims);
   }
 
   void* data_ = nullptr;
