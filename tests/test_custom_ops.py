@@ -151,6 +151,12 @@ def test_wrong_abi_and_missing_entry_are_refused(tmp_path):
         tf.load_op_library(str(plain))
     with pytest.raises(errors.NotFoundError, match="not found"):
         tf.load_op_library(str(tmp_path / "missing.so"))
+    undefined = tmp_path / "undefined.so"
+    (tmp_path / "undefined.c").write_text("void not_defined_anywhere(void);\n"
+                                          "void f(void) { not_defined_anywhere(); }\n")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(undefined), str(tmp_path / "undefined.c")], check=True)
+    with pytest.raises(errors.NotFoundError, match="cannot load the op library.*undefined symbol: not_defined_any"):
+        tf.load_op_library(str(undefined))
 
 
 def test_build_cache_rebuilds_on_source_change_only(tmp_path):

@@ -38,3 +38,24 @@ def test_custom_op_library_inside_an_artifact(tmp_path):
     np.testing.assert_allclose(got_y, want_y, rtol=1e-6)
     np.testing.assert_allclose(got_z, want_z, rtol=1e-6)
     np.testing.assert_allclose(want_z, np.maximum(v * 2 - 1, 0) * 3, rtol=1e-6)
+
+
+def test_compile_command_builds_the_op_library_it_is_given(tmp_path):
+    from aot_models import compile_command
+
+    with tf.Graph().as_default():
+        ops = tf.load_op_library(sources=[os.path.join(HERE, "zero_out.cc")], name="cli_ops")
+        x = tf.placeholder(tf.int32, [None], name="x")
+        w = tf.Variable(np.array([2, 3, 4], np.int32), name="w")
+        tf.identity(ops.zero_out(x * w, preserve_index=1), name="y")
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            prefix = tf.train.Saver().save(sess, str(tmp_path / "model.ckpt"))
+    common = ["--feed", "x:int32[3]", "--fetch", "y", "--name", "zo"]
+    status, _, err = compile_command(prefix, *common, "-o", tmp_path / "a")
+    assert status == 2 and "ZeroOut" in err and "tf.load_op_library" in err, err
+    status, out, err = compile_command(prefix, *common, "--op-source", os.path.join(HERE, "zero_out.cc"),
+                                       "-o", tmp_path / "b")
+    assert status == 0, err
+    assert (tmp_path / "b" / "oplibs" / "0" / "0_zero_out.cc").is_file()
+    assert "zo_oplib0" in (tmp_path / "b" / "zo_api.cc").read_text()
