@@ -203,3 +203,31 @@ def test_meta_graph_records_the_library(ops, tmp_path):
         with pytest.raises(errors.NotFoundError, match="'NotLoadedOp'.*op library 'test_ops-.*tf.load_op_library"):
             tf.train.import_meta_graph(doc)
         assert g.get_operations() == []
+
+
+def test_kernels_run_from_several_threads(ops):
+    import threading
+
+    x = tf.placeholder(tf.float32, [None, None])
+    scaled, sums = ops.scale_and_row_sum(x, scale=-1.5)
+    sess = tf.Session()
+    results, failures = {}, []
+
+    def work(k):
+        try:
+            v = np.full((k + 2, 3), k, np.float32)
+            for _ in range(20):
+                a, b = sess.run([scaled, sums], {x: v})
+                if not (np.array_equal(a, v * np.float32(-1.5)) and np.array_equal(b, v.sum(axis=1))):
+                    failures.append(k)
+            results[k] = True
+        except Exception as e:  # noqa: BLE001 (reported below)
+            failures.append(repr(e))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sess.close()
+    assert not failures and len(results) == 4
