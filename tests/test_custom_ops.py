@@ -13,7 +13,7 @@ from pygraph import errors
 from pygraph.custom_ops import build
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "custom_ops")
-SOURCES = [os.path.join(HERE, f) for f in ("zero_out.cc", "zero_out_poly.cc", "two_out.cc", "cube.cc")]
+SOURCES = [os.path.join(HERE, f) for f in ("zero_out.cc", "zero_out_poly.cc", "two_out.cc", "cube.cc", "counter.cc")]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def _cube_grad(op, grad):
 
 
 def test_library_lists_its_ops_as_snake_case_functions(ops):
-    assert sorted(ops.OP_LIST) == ["Cube", "ScaleAndRowSum", "ZeroOut", "ZeroOutPoly"]
+    assert sorted(ops.OP_LIST) == ["Counter", "Cube", "ScaleAndRowSum", "ZeroOut", "ZeroOutPoly"]
     for fn in ("zero_out", "zero_out_poly", "scale_and_row_sum", "cube"):
         assert callable(getattr(ops, fn))
 
@@ -231,3 +231,10 @@ def test_kernels_run_from_several_threads(ops):
         t.join()
     sess.close()
     assert not failures and len(results) == 4
+
+
+def test_stateful_op_is_never_constant_folded(ops):
+    y = ops.counter(tf.constant(10, tf.int64))
+    assert y.shape.ndims == 0
+    with tf.Session() as sess:
+        assert [int(sess.run(y)) for _ in range(3)] == [11, 12, 13]

@@ -91,9 +91,10 @@ class CustomKernel:
                 f"return ctx->fail(ctx, PG_INVALID_ARGUMENT, {n}, m.text); }}")
         code.append(
             f"{{ const int32_t ir[] = {{{ranks}}}; const int64_t id[] = {{{', '.join(rows) or '0'}}}; "
-            f"char err[512]; err[0] = 0; pg_shape_call c = {{pg_cn{n}.op, {len(input_dims)}, {n_out}, "
+            f"char err[512]; err[0] = 0; pg_shape_call c = {{__atomic_load_n(&pg_cn{n}.op, __ATOMIC_ACQUIRE), "
+            f"{len(input_dims)}, {n_out}, "
             f"{len(self.attrs)}, ir, id, pg_ca{n}, pg_sr{n}, pg_sd{n}, err, 512}}; "
-            f"if (pg_cn{n}.op->shape(&c) != PG_OK) {fail} }}")
+            f"if (__atomic_load_n(&pg_cn{n}.op, __ATOMIC_ACQUIRE)->shape(&c) != PG_OK) {fail} }}")
         for k, o in enumerate(outs):
             code.append(f"if (pg_sr{n}[{k}] != {len(o)}) " + common.fail(
                 n, [f"the shape function of {self.op_type} gave output {k} a rank other than {len(o)}"]))
@@ -125,7 +126,8 @@ class CustomKernel:
             lines.append(tensor(f"outs[{k}]", lw.buffers[ref], lw.dims[ref], node.dtypes[k]))
         lines.append(f"pg_kernel_call call = {{ctx, {n}, {n_in}, {n_out}, {len(self.attrs)}, ins, outs, "
                      f"pg_ca{n}, &pg_cn{n}.instance}};")
-        lines.append(f"const int32_t st = pg_cn{n}.compute(&call); if (st != PG_OK) return st;")
+        lines.append(f"const int32_t st = __atomic_load_n(&pg_cn{n}.compute, __ATOMIC_ACQUIRE)(&call); "
+                     "if (st != PG_OK) return st;")
         return common.library(lw, "custom.h.j2"), "\n".join(lines)
 
 

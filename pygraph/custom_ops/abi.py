@@ -39,7 +39,8 @@ class PgOpDef(C.Structure):
     _fields_ = [("name", C.c_char_p), ("num_inputs", C.c_int32), ("num_outputs", C.c_int32),
                 ("num_attrs", C.c_int32), ("num_kernels", C.c_int32), ("inputs", C.POINTER(C.c_char_p)),
                 ("outputs", C.POINTER(C.c_char_p)), ("attrs", C.POINTER(C.c_char_p)), ("shape", C.c_void_p),
-                ("kernels", C.POINTER(PgKernelDef)), ("impl", C.c_void_p)]
+                ("kernels", C.POINTER(PgKernelDef)), ("impl", C.c_void_p),
+                ("stateful", C.c_int32)]
 
 
 class PgOpTable(C.Structure):

@@ -80,6 +80,7 @@ def load_op_library(library_filename=None, *, sources=None, name="op_library", e
         except spec.SpecError as e:
             raise errors.InvalidArgumentError(None, None, f"{library_filename}: {e}") from None
         kernels = [(op_def.kernels[i].type_attr.decode(), op_def.kernels[i].dtype) for i in range(op_def.num_kernels)]
+        parsed.stateful = bool(op_def.stateful)
         found.append((parsed, ctypes.addressof(op_def), op_def.shape, kernels))
     for parsed, *_ in found:  # refuse the whole library before registering any of it
         ops.check_new(parsed, library_filename)

@@ -73,9 +73,10 @@ def register(info):
     spec = info.spec
     row = registry.REGISTRY.get(spec.name)
     if row is None:
-        row = registry.register(spec.name, registry.STRUCTURED, attrs=_schema(spec), check=_check(info))
+        row = registry.register(spec.name, registry.STRUCTURED, stateful=spec.stateful, attrs=_schema(spec),
+                                check=_check(info))
     else:  # a gradient registered (tf.RegisterGradient) before the library was loaded
-        row.attrs, row.check = _schema(spec), _check(info)
+        row.attrs, row.check, row.stateful = _schema(spec), _check(info), spec.stateful
     attr_checks.OUTPUT_COUNTS[spec.name] = len(spec.outputs)
     CUSTOM[spec.name] = info
     from ..codegen.structured import custom

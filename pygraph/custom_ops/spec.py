@@ -49,6 +49,7 @@ class OpSpec:
     inputs: list = field(default_factory=list)
     outputs: list = field(default_factory=list)
     attrs: dict = field(default_factory=dict)  # name -> AttrSpec, in spec order
+    stateful: bool = False  # SetIsStateful(): never constant-folded
 
 
 def _split_name(text, op, what):

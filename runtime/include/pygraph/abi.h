@@ -125,6 +125,7 @@ typedef struct pg_op_def {
   pg_shape_fn shape;  // NULL: no shape function (outputs of unknown shape)
   const pg_kernel_def* kernels;
   void* impl;  // the library's own data (opaque to the host)
+  int32_t stateful;  // SetIsStateful(): never constant-folded, as in TF
 } pg_op_def;
 
 typedef struct pg_op_table {

@@ -28,6 +28,7 @@ struct OpEntry {
   std::string name;
   std::vector<std::string> inputs, outputs, attrs;
   ShapeFn shape_fn;
+  bool stateful = false;
   // the C view handed to the host
   std::vector<const char*> c_inputs, c_outputs, c_attrs;
   std::vector<pg_kernel_def> kernels;
@@ -129,7 +130,10 @@ class OpBuilder {
     return *this;
   }
   OpBuilder& Doc(const char*) { return *this; }
-  OpBuilder& SetIsStateful() { return *this; }
+  OpBuilder& SetIsStateful() {
+    entry_->stateful = true;
+    return *this;
+  }
   OpBuilder& SetIsCommutative() { return *this; }
   OpBuilder& SetIsAggregate() { return *this; }
   std::unique_ptr<OpEntry>& entry() { return entry_; }
@@ -173,6 +177,7 @@ inline const pg_op_table* library() {
       d.shape = op->shape_fn ? run_shape_fn : nullptr;
       d.kernels = op->kernels.data();
       d.impl = op.get();
+      d.stateful = op->stateful ? 1 : 0;
       r.table.push_back(&d);
     }
     r.library.abi_version = PG_ABI_VERSION;
