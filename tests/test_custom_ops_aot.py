@@ -10,11 +10,12 @@ import pygraph as tf
 from pygraph import aot
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "custom_ops")
+# the library test_custom_ops.py loads (op names are process-wide: the same sources give the same module)
+SOURCES = [os.path.join(HERE, f) for f in ("zero_out.cc", "zero_out_poly.cc", "two_out.cc", "cube.cc", "counter.cc")]
 
 
 def test_custom_op_library_inside_an_artifact(tmp_path):
-    ops = tf.load_op_library(sources=[os.path.join(HERE, "zero_out_poly.cc"), os.path.join(HERE, "two_out.cc")],
-                             name="aot_ops")
+    ops = tf.load_op_library(sources=SOURCES, name="test_ops")
     clip = tf.inline_op("AotClipInline", ["x"], {tf.float32: "x < 0.0f ? 0.0f : x"})
     x = tf.placeholder(tf.float32, [None, 3], name="x")
     scaled, sums = ops.scale_and_row_sum(clip(x * 2.0 - 1.0), scale=3.0)
@@ -44,7 +45,7 @@ def test_compile_command_builds_the_op_library_it_is_given(tmp_path):
     from aot_models import compile_command
 
     with tf.Graph().as_default():
-        ops = tf.load_op_library(sources=[os.path.join(HERE, "zero_out.cc")], name="cli_ops")
+        ops = tf.load_op_library(sources=SOURCES, name="test_ops")
         x = tf.placeholder(tf.int32, [None], name="x")
         w = tf.Variable(np.array([2, 3, 4], np.int32), name="w")
         tf.identity(ops.zero_out(x * w, preserve_index=1), name="y")

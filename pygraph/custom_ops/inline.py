@@ -58,6 +58,7 @@ def inline_op(name, inputs, cxx, gradient=None, numpy=None):
         row = registry.register(name, registry.ELEMENTWISE, numpy=numpy_fn, attrs={}, check=check)
     else:  # a gradient registered first
         row.kind, row.numpy, row.attrs, row.check = registry.ELEMENTWISE, numpy_fn, {}, check
+    row.user_defined = True
     if gradient is not None:
         registry.RegisterGradient(name)(gradient)
     from ..codegen import emit

@@ -77,6 +77,7 @@ def register(info):
                                 check=_check(info))
     else:  # a gradient registered (tf.RegisterGradient) before the library was loaded
         row.attrs, row.check, row.stateful = _schema(spec), _check(info), spec.stateful
+    row.user_defined = True
     attr_checks.OUTPUT_COUNTS[spec.name] = len(spec.outputs)
     CUSTOM[spec.name] = info
     from ..codegen.structured import custom
