@@ -146,6 +146,22 @@ ERROR_FLAGS = {1: "Integer division by zero", 2: "Integers to negative integer p
 STRUCTURED = {}
 
 
+# Inline custom ops (pygraph/custom_ops/inline.py): op type -> {dtype name: (C++ type, expression)}. The
+# expression is the declaring program's own C++, called as a capture-less lambda of the inputs.
+INLINE = {}
+
+
+def register_inline(op_type, params, exprs):
+    INLINE[op_type] = (tuple(params), dict(exprs))
+
+    def expression(a, t, n):
+        ctype, body = exprs[n.dtypes[0]]
+        ps = ", ".join(f"{ctype} {p}" for p in params)
+        return f"([]({ps}) -> {ctype} {{ return ({body}); }}({', '.join(a)}))"
+
+    ELEMENTWISE[op_type] = expression
+
+
 def register_structured(op_type, emitter):
     STRUCTURED[op_type] = emitter
     return emitter

@@ -50,6 +50,9 @@ def request_key(req):
     for n in req.nodes:
         parts.append(_canon((n.id, n.op, n.name, tuple((r.node, r.index) for r in n.inputs), n.attrs, n.dtypes,
                              n.shapes, n.after, tuple(((r.node, r.index), v) for r, v in n.guard))))
+    from .emit import INLINE  # inline ops' expressions belong to the program, not to the graph
+
+    parts.append(_canon(sorted((n.op, INLINE[n.op]) for n in {n.op: n for n in req.nodes if n.op in INLINE}.values())))
     parts.append(_canon([(a.index, a.node, a.kind) for a in req.args]))
     parts.append(_canon([(r.node, r.index) for r in req.outputs]))
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()

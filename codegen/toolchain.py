@@ -22,7 +22,7 @@ from pathlib import Path
 from .. import config, errors, safe_files
 from . import invoke
 
-ABI_VERSION = 2
+ABI_VERSION = 2  # PG_ABI_VERSION of runtime/include/pygraph/abi.h
 # 2: modules are loaded and checked before they are published (entries older versions published unchecked
 # are not trusted); index entries name their request key and module digest.
 CACHE_FORMAT = 2

@@ -34,8 +34,10 @@ from . import (  # noqa: E402
     losses,  # noqa: E402
     nn,  # noqa: E402
     summary,  # noqa: E402
+    sysconfig,  # noqa: E402
     train,  # noqa: E402
 )
+from .custom_ops import build_op_library, inline_op, load_op_library  # noqa: E402
 from .dtypes import DType, as_dtype, float32, float64, int32, int64, string  # noqa: E402,A004
 from .dtypes import bool_ as bool
 from .gradients import AggregationMethod, UnconnectedGradients, gradients  # noqa: E402

@@ -147,7 +147,9 @@ def _write_files(d, exp, golden, name, weights, march, blas, inc, host):
         state.append(v)
         if kind == "variable":
             variables.append(k)
-    common = dict(n=n, N=N, feeds=feeds, results=results, embed=weights == "embed", trains=exp.trains)
+    op_libraries = _op_libraries(d, n, exp)
+    common = dict(n=n, N=N, feeds=feeds, results=results, embed=weights == "embed", trains=exp.trains,
+                  op_libraries=op_libraries)
     files = {
         f"{n}.h": env.get_template("aot/model.h.j2").render(**common),
         f"{n}_api.cc": env.get_template("aot/api.cc.j2").render(
@@ -172,6 +174,9 @@ def _write_files(d, exp, golden, name, weights, march, blas, inc, host):
         (d / f"{n}.weights").write_bytes(blob)
     (d / "include" / "pygraph").mkdir(parents=True)
     shutil.copyfile(inc / "pygraph" / "abi.h", d / "include" / "pygraph" / "abi.h")
+    if op_libraries:  # the TF-compatible headers the op sources include
+        shutil.copytree(inc / "pygraph" / "tf", d / "include" / "pygraph" / "tf")
+        shutil.copytree(inc / "tensorflow", d / "include" / "tensorflow")
     (d / "host").mkdir()
     for f in ("host_services.h", "host_services.cc", "thread_pool.h", "thread_pool.cc"):
         shutil.copyfile(host / f, d / "host" / f)
@@ -191,6 +196,29 @@ API_FUNCTIONS = ("create", "destroy", "error", "run", "num_args", "arg_name", "a
                  "num_results", "result_name", "result_dtype", "result_rank", "result_shape", "num_variables",
                  "variable_name", "variable_dtype", "variable_rank", "variable_shape", "variable_nbytes",
                  "variable_data", "save_variables")
+
+
+def _op_libraries(d, n, exp):
+    """The custom op libraries the program calls, as sources copied into oplibs/<k>/ (compiled into the
+    artifact, their pg_op_library renamed per library)."""
+    from .. import custom_ops
+
+    types = {op.type for op in (exp.plan.node_ops if exp.plan is not None else []) if op is not None}
+    try:
+        libs = custom_ops.artifact_sources(types)
+    except ValueError as e:
+        raise AotError(str(e)) from None
+    out = []
+    for k, (library, sources) in enumerate(libs):
+        files = []
+        for j, (fname, text) in enumerate(sources):
+            rel = f"oplibs/{k}/{j}_{_comment(fname)}"
+            (d / rel).parent.mkdir(parents=True, exist_ok=True)
+            (d / rel).write_text(text)
+            files.append(rel)
+        out.append({"symbol": f"{n}_oplib{k}", "files": files, "comment": _comment(os.path.basename(library)),
+                    "anchors": [f"{n}_oplib{k}_anchor{j}" for j in range(len(files))]})
+    return out
 
 
 def _version_script(n):

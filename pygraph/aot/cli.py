@@ -35,12 +35,25 @@ def parser():
                    help="portable (default: x86-64-v2 / armv8-a), native, or any -march value")
     p.add_argument("--blas", choices=("openblas", "builtin"), default="openblas",
                    help="for programs with matmul: link scipy-openblas32 (default), or compile plain loops instead")
+    p.add_argument("--op-source", action="append", default=[], metavar="FILE",
+                   help="a C++ source of the custom op library the graph needs (TF's REGISTER_OP/OpKernel); "
+                        "repeat for several files of one library, which is built, loaded and compiled in")
     p.add_argument("--build", action="store_true", help="also configure, build and run the golden test with CMake")
     p.add_argument("--cxx", help="C++ compiler for --build (e.g. a cross compiler)")
     p.add_argument("--cxxflags", default="", help="extra compiler flags for --build")
     return p
 
 
+
+
+def _load_op_sources(files, name):
+    from .. import errors
+    from ..custom_ops import load_op_library
+
+    try:
+        load_op_library(sources=files, name=f"{name}_ops")
+    except (errors.OpError, errors.CompileError, KeyError) as e:
+        raise AotError(f"--op-source: {e}") from None
 
 
 def main(argv=None):
@@ -53,6 +66,8 @@ def main(argv=None):
 
     try:
         feeds = [parse_feed(f) for f in args.feed]
+        if args.op_source:
+            _load_op_sources(args.op_source, args.name)
         options = dict(name=args.name, weights=args.weights, march=args.march, blas=args.blas)
         if args.checkpoint.endswith(".pb"):
             out = compiler.compile_frozen(args.checkpoint, feeds, args.fetch, args.output, **options)

@@ -18,7 +18,7 @@ import zipfile
 import numpy as np
 
 from .. import __version__ as _pygraph_version
-from .. import dtypes
+from .. import custom_ops, dtypes
 from ..errors import DataLossError, OpError
 from ..graph import Operation, Tensor, get_default_graph
 from ..ops.cond_contexts import export_contexts, import_contexts
@@ -93,6 +93,7 @@ def meta_graph_document(graph, saver=None, collection_list=None, export_scope=No
             "outputs": [{"dtype": t.dtype.name, "shape": None if t.shape.ndims is None else list(t.shape.as_tuple())}
                         for t in op.outputs],
             "creation_site": op.creation_site,
+            **custom_ops.library_field(op.type),
         })
     Variable = _variable_class()
     keys = graph.get_all_collection_keys() if collection_list is None else list(collection_list)
@@ -291,6 +292,7 @@ def _create_op(graph, spec, arrays, name, created):
             raise DataLossError(None, None, f"Malformed meta graph: {where} attr {k!r}: {e}") from None
     outputs = [(dtypes.as_dtype(o["dtype"]), TensorShape(o["shape"])) for o in spec["outputs"]]
     full = name(spec["name"])
+    custom_ops.check_library_loaded(spec["type"], spec.get("op_library"), full)
     try:
         op = graph.create_op(spec["type"], inputs, attrs, outputs, full + "/", controls)
     except OpError:

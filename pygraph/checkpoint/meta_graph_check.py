@@ -91,6 +91,8 @@ def _check_op(spec, k, outputs):
     _need(all(isinstance(a, str) for a in spec["attrs"]), f"{where}: attr names must be strings")
     for j, out in enumerate(spec["outputs"]):
         _check_output(out, f"{where} output {j}")
+    _need(spec.get("op_library") is None or isinstance(spec["op_library"], str),
+          f"{where}: op_library must be a string")
     site = spec.get("creation_site")
     _need(site is None or isinstance(site, str), f"{where}: creation_site must be a string")
     return name

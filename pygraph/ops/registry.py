@@ -38,6 +38,8 @@ class OpDef:
     # (attrs, inputs, output_specs) -> None, raising attr_schema.AttrError: value checks that need the
     # inputs (an axis within the input's rank, a permutation of the right length)
     check: Callable | None = None
+    # registered at run time by an op library or tf.inline_op: a gradient is the user's to register
+    user_defined: bool = False
 
 
 REGISTRY: dict[str, OpDef] = {}

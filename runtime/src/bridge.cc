@@ -60,6 +60,9 @@ class KernelError(RuntimeError):
     pygraph::set_collectives(&t);
   }, py::arg("engine"), py::arg("allreduce"), py::arg("broadcast"), py::arg("allgather"),
      "Install the collective engine that compiled programs call (all 0: one process).");
+  m.def("register_op_def", [](uintptr_t address) {
+    pygraph::register_op_def(reinterpret_cast<const pg_op_def*>(address));
+  }, py::arg("address"), "Make a loaded op library's op table (a pg_op_def*) visible to ctx->find_op.");
   m.def("set_num_threads", &pygraph::set_global_pool_size, "Threads used by ctx->parallel_for.");
   m.def("get_num_threads", [] { return pygraph::global_pool().size(); });
 }

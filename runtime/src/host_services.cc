@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 namespace pygraph {
 
@@ -55,6 +57,25 @@ size_t byte_size(int32_t ndim, const int64_t* shape, size_t itemsize) {
     if (shape[i] < 0 || __builtin_mul_overflow(n, static_cast<size_t>(shape[i]), &n)) return SIZE_MAX;
   }
   return n;
+}
+
+namespace {
+std::mutex op_defs_mutex;
+std::map<std::string, const pg_op_def*>& op_defs() {
+  static auto* table = new std::map<std::string, const pg_op_def*>();  // never destroyed: kernels may run at exit
+  return *table;
+}
+}  // namespace
+
+void register_op_def(const pg_op_def* def) {
+  std::lock_guard<std::mutex> lock(op_defs_mutex);
+  op_defs()[def->name] = def;
+}
+
+const pg_op_def* find_op_def(const char* name) {
+  std::lock_guard<std::mutex> lock(op_defs_mutex);
+  auto it = op_defs().find(name);
+  return it == op_defs().end() ? nullptr : it->second;
 }
 
 HostState::~HostState() {
@@ -140,6 +161,7 @@ void cb_parallel_for(pg_ctx* ctx, int64_t n, int64_t grain, pg_range_fn fn, void
 int32_t cb_fail(pg_ctx* ctx, int32_t code, int32_t node, const char* message) {
   return static_cast<HostState*>(ctx->host)->fail(code, node, message);
 }
+const pg_op_def* cb_find_op(pg_ctx*, const char* name) { return find_op_def(name); }
 }  // namespace
 
 void HostState::bind(pg_ctx* ctx, ThreadPool* pool) {
@@ -152,6 +174,7 @@ void HostState::bind(pg_ctx* ctx, ThreadPool* pool) {
   ctx->parallel_for = cb_parallel_for;
   ctx->fail = cb_fail;
   ctx->collectives = current_collectives();
+  ctx->find_op = cb_find_op;
 }
 
 }  // namespace pygraph

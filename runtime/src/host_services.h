@@ -37,6 +37,12 @@ void* aligned_alloc_buffer(size_t nbytes);  // release with std::free; NULL abov
 void set_collectives(const pg_collectives* table);
 const pg_collectives* current_collectives();
 
+// Custom op tables (abi.h) the process knows, by op type: ctx->find_op reads them. The Python bridge
+// registers each op of a loaded library; an AOT artifact registers the libraries linked into it. Tables
+// are never unregistered (libraries stay loaded); registering a name again replaces its table.
+void register_op_def(const pg_op_def* def);
+const pg_op_def* find_op_def(const char* name);
+
 // What one call of a program writes: its outputs, its scratch arena and its first error. ctx->host points
 // here. Used by one call at a time: the Python bridge keeps a stack of idle ones per Kernel, so concurrent
 // calls never share one; an AOT instance owns one and is documented as one-thread-at-a-time.

@@ -40,7 +40,7 @@ typedef struct pg_tensor {
 
 typedef void (*pg_range_fn)(void* closure, int64_t begin, int64_t end);
 
-// ---- Collectives (ABI 2; pygraph.distribute): the engine that reduces across processes (MPI, ...). ----
+// ---- Collectives (version 2; pygraph.distribute): the engine that reduces across processes (MPI, ...). ----
 // Every function works in place on `count` elements at `data` and returns PG_OK or an error code with a
 // NUL-terminated message in `err` (at most `errlen` bytes). `key` names the call site (a bucket of one
 // program) and `signature` hashes the names, shapes and dtypes it carries: an engine compares them across
@@ -76,9 +76,89 @@ struct pg_ctx {
   void (*parallel_for)(pg_ctx* ctx, int64_t n, int64_t grain, pg_range_fn fn, void* closure);
   // Records an error for graph node `node` (index in the program's node table); returns `code`.
   int32_t (*fail)(pg_ctx* ctx, int32_t code, int32_t node, const char* message);
-  // ABI 2: never NULL; a host without an engine gives the one-process table (every collective an identity).
+  // -- collectives (version 2): never NULL; a host without an engine gives the one-process table.
   const pg_collectives* collectives;
+  // -- custom ops (version 2): the op library's table for op type `name`, NULL when none is loaded.
+  const struct pg_op_def* (*find_op)(pg_ctx* ctx, const char* name);
 };
+
+// ---- Custom op libraries (version 2) ------------------------------------------------------------------
+// An op library (TF's REGISTER_OP / OpKernel sources compiled against runtime/include/tensorflow/...) links
+// nothing of pygraph: it exports one C symbol, pg_op_library, returning the table below. The host reads the
+// op specs from it, runs shape functions at graph construction and calls kernels from generated code
+// between fused loops. Kernels may run on several threads at once (as in TF): Compute must be reentrant.
+
+enum pg_attr_kind {
+  PG_ATTR_INT = 1, PG_ATTR_FLOAT = 2, PG_ATTR_BOOL = 3, PG_ATTR_TYPE = 4, PG_ATTR_STRING = 5,
+  PG_ATTR_LIST_INT = 6, PG_ATTR_LIST_TYPE = 7,
+};
+
+// One attribute value, as data: i (int, bool, type: a pg_dtype), f (float), or `count` items at `items`
+// (string: chars, not NUL-terminated; list(int): int64_t; list(type): int32_t).
+typedef struct pg_attr {
+  const char* name;
+  int32_t kind;
+  int32_t count;
+  int64_t i;
+  double f;
+  const void* items;
+} pg_attr;
+
+// A shape function's question and answer: dims -1 are unknown; a rank of -1 is an unknown rank.
+typedef struct pg_shape_call {
+  const struct pg_op_def* op;
+  int32_t num_inputs, num_outputs, num_attrs;
+  const int32_t* input_ranks;
+  const int64_t* input_dims;  // num_inputs x PG_MAX_RANK
+  const pg_attr* attrs;
+  int32_t* output_ranks;      // written by the op
+  int64_t* output_dims;       // num_outputs x PG_MAX_RANK, written by the op
+  char* error;                // message when it returns non-zero (error_cap bytes)
+  int32_t error_cap;
+} pg_shape_call;
+
+// One kernel call: outputs are planned by the host (shape from the shape function, storage allocated);
+// the kernel's allocate_output checks the shape it asks for against them. Errors go through ctx->fail.
+typedef struct pg_kernel_call {
+  pg_ctx* ctx;
+  int32_t node;  // for ctx->fail
+  int32_t num_inputs, num_outputs, num_attrs;
+  const pg_tensor* inputs;
+  pg_tensor* outputs;
+  const pg_attr* attrs;
+  void** instance;  // where the library keeps this node's constructed kernel (NULL until the first call)
+} pg_kernel_call;
+
+typedef int32_t (*pg_kernel_fn)(pg_kernel_call* call);
+typedef int32_t (*pg_shape_fn)(pg_shape_call* call);
+
+typedef struct pg_kernel_def {
+  const char* type_attr;  // the attribute its TypeConstraint names ("" when unconstrained)
+  int32_t dtype;          // the pg_dtype it is constrained to
+  pg_kernel_fn compute;
+} pg_kernel_def;
+
+// REGISTER_OP's spec as TF writes it: "to_zero: int32", "T: {float, int32} = DT_INT32", ...
+typedef struct pg_op_def {
+  const char* name;
+  int32_t num_inputs, num_outputs, num_attrs, num_kernels;
+  const char* const* inputs;
+  const char* const* outputs;
+  const char* const* attrs;
+  pg_shape_fn shape;  // NULL: no shape function (outputs of unknown shape)
+  const pg_kernel_def* kernels;
+  void* impl;  // the library's own data (opaque to the host)
+  int32_t stateful;  // SetIsStateful(): never constant-folded, as in TF
+} pg_op_def;
+
+typedef struct pg_op_table {
+  int32_t abi_version;  // PG_ABI_VERSION the library was built with; the host refuses any other
+  int32_t num_ops;
+  const pg_op_def* const* ops;
+} pg_op_table;
+
+typedef const pg_op_table* (*pg_op_library_fn)(void);  // the exported symbol pg_op_library
+// ---- end of custom op libraries --------------------------------------------------------------------------
 
 // Every generated module exports these two symbols.
 typedef int32_t (*pg_abi_version_fn)(void);

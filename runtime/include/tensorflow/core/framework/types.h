@@ -1,0 +1,3 @@
+// TensorFlow-compatible header shipped by pygraph (see runtime/include/pygraph/tf/).
+#pragma once
+#include "pygraph/tf/tensor.h"
