@@ -10,36 +10,14 @@ import stat
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cache import CHILD, expected_child, fresh_literal  # the same small child program
 
 import pygraph as tf
 from pygraph import config, errors, safe_files
-
-CHILD = r"""
-import json, sys
-import numpy as np
-import pygraph as tf
-from pygraph.codegen import toolchain
-k = float(sys.argv[1])
-A = tf.placeholder(tf.float32, (None, 3))
-B = tf.sqrt(A * k + 1.0) - A
-with tf.Session() as sess:
-    out = sess.run(B, {A: np.arange(6, dtype=np.float32).reshape(2, 3)})
-print(json.dumps({"result": out.tolist(), "stats": toolchain.stats, "lowered": "jinja2" in sys.modules}))
-"""
-
-
-def fresh_literal():
-    return float(uuid.uuid4().int % (1 << 20) + 2)
-
-
-def expected(k):
-    a = np.arange(6, dtype=np.float32).reshape(2, 3)
-    return np.sqrt(a * np.float32(k) + np.float32(1)) - a
 
 
 def child_env(cache, **extra):
@@ -52,7 +30,7 @@ def run_child(k, cache, timeout=60, **extra):
                           capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    np.testing.assert_allclose(report["result"], expected(k), rtol=1e-6)
+    np.testing.assert_allclose(report["result"], expected_child(k), rtol=1e-6)
     return report
 
 

@@ -11,17 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes
-from ..graph import GraphKeys, add_to_collection, get_default_graph
-from ..initializers import zeros_initializer
 from ..nn_impl import dropout as nn_dropout
 from ..ops.control_flow import cond
 from ..ops.core import convert_to_tensor
 from ..ops.layout import reshape
 from ..ops.linalg import matmul
 from ..ops.math import identity
-from ..ops.nn_ops import bias_add
 from ..scopes import get_variable
-from .base import layer_scope, static_bool
+from .base import bias_and_activation, layer_scope, static_bool
 from .conv import average_pooling2d, conv2d, max_pooling2d
 from .normalization import batch_normalization
 
@@ -58,19 +55,8 @@ def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None
                                           "dimension but the first to be known when the rank is not 2")
             rows = matmul(reshape(x, [-1, input_dim]), kernel)
             outputs = reshape(rows, [-1 if dims[0] is None else dims[0], *dims[1:-1], units])
-        if use_bias:
-            bias_init = zeros_initializer() if bias_initializer is None else bias_initializer
-            bias = get_variable("bias", [units], dtype=x.dtype, initializer=bias_init,
-                                regularizer=bias_regularizer, trainable=trainable, constraint=bias_constraint)
-            outputs = bias_add(outputs, bias)
-        if activation is not None:
-            outputs = activation(outputs)
-        if activity_regularizer is not None:
-            with get_default_graph().name_scope("ActivityRegularizer"):
-                loss = activity_regularizer(outputs)
-            if loss is not None:
-                add_to_collection(GraphKeys.REGULARIZATION_LOSSES, loss)
-        return outputs
+        return bias_and_activation(outputs, units, use_bias, bias_initializer, bias_regularizer, bias_constraint,
+                                   trainable, activation, activity_regularizer)
 
 
 _static_bool = static_bool

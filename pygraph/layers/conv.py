@@ -3,13 +3,10 @@ names (`conv2d/kernel` [kh, kw, in, filters], `conv2d/bias`, `max_pooling2d/MaxP
 
 from __future__ import annotations
 
-from ..graph import GraphKeys, add_to_collection, get_default_graph
-from ..initializers import zeros_initializer
 from ..ops import conv as conv_ops
 from ..ops.core import convert_to_tensor
-from ..ops.nn_ops import bias_add
 from ..scopes import get_variable
-from .base import layer_scope
+from .base import bias_and_activation, layer_scope
 
 
 def _pair(value, what):
@@ -57,19 +54,8 @@ def conv2d(inputs, filters, kernel_size, strides=(1, 1), padding="valid", data_f
                               initializer=kernel_initializer, regularizer=kernel_regularizer, trainable=trainable,
                               constraint=kernel_constraint)
         outputs = conv_ops.conv2d(x, kernel, [1, sh, sw, 1], _padding(padding), name="Conv2D")
-        if use_bias:
-            bias = get_variable("bias", [int(filters)], dtype=x.dtype,
-                                initializer=zeros_initializer() if bias_initializer is None else bias_initializer,
-                                regularizer=bias_regularizer, trainable=trainable, constraint=bias_constraint)
-            outputs = bias_add(outputs, bias)
-        if activation is not None:
-            outputs = activation(outputs)
-        if activity_regularizer is not None:
-            with get_default_graph().name_scope("ActivityRegularizer"):
-                loss = activity_regularizer(outputs)
-            if loss is not None:
-                add_to_collection(GraphKeys.REGULARIZATION_LOSSES, loss)
-        return outputs
+        return bias_and_activation(outputs, int(filters), use_bias, bias_initializer, bias_regularizer,
+                                   bias_constraint, trainable, activation, activity_regularizer)
 
 
 def _pooling(op, default_name, inputs, pool_size, strides, padding, data_format, name):
