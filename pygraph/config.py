@@ -39,32 +39,28 @@ def debug_level():
         return 1
 
 
-def compile_timeout():
-    """Seconds a compile may take before it is stopped (a hung compiler must not hang pygraph)."""
-    value = os.environ.get("PYGRAPH_COMPILE_TIMEOUT", "").strip()
+def _positive_seconds(name, default):
+    """A duration setting: unset or empty gives `default`; anything but a positive number is an error."""
+    value = os.environ.get(name, "").strip()
     if not value:
-        return 600.0
+        return default
     try:
         seconds = float(value)
     except ValueError:
         seconds = 0.0
     if not seconds > 0:
-        raise ValueError(f"PYGRAPH_COMPILE_TIMEOUT must be a positive number of seconds, got {value!r}")
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
     return seconds
+
+
+def compile_timeout():
+    """Seconds a compile may take before it is stopped (a hung compiler must not hang pygraph)."""
+    return _positive_seconds("PYGRAPH_COMPILE_TIMEOUT", 600.0)
 
 
 def collective_timeout():
     """Seconds one collective (allreduce, broadcast, ...) waits for the other ranks before it fails."""
-    value = os.environ.get("PYGRAPH_COLLECTIVE_TIMEOUT", "").strip()
-    if not value:
-        return 120.0
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = 0.0
-    if not seconds > 0:
-        raise ValueError(f"PYGRAPH_COLLECTIVE_TIMEOUT must be a positive number of seconds, got {value!r}")
-    return seconds
+    return _positive_seconds("PYGRAPH_COLLECTIVE_TIMEOUT", 120.0)
 
 
 def optimized_only():
