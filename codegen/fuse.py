@@ -10,26 +10,46 @@ from .ir import Kernel, Ref
 
 
 def schedule(req):
-    """Topological order that runs every read before any variable write it does not depend on."""
+    """Topological order that runs every read before any variable write it does not depend on. The nodes
+    of a tf.while_loop come out contiguous, its predicate region before its body (structured/loop.py)."""
     nodes = req.nodes
     deps = [set(r.node for r in n.inputs) | set(n.after) for n in nodes]
-    users = [[] for _ in nodes]
-    for i, d in enumerate(deps):
-        for j in d:
-            users[j].append(i)
-    waiting = [len(d) for d in deps]
-    ready = [(nodes[i].op in emit.WRITES_INPUT0, i) for i in range(len(nodes)) if not waiting[i]]
+    order = _schedule_level(nodes, deps, range(len(nodes)), 0)
+    if len(order) != len(nodes):
+        raise ValueError("internal: the requested graph has a cycle")
+    return order
+
+
+def _schedule_level(nodes, deps, members, depth):
+    """Order `members` (nodes inside the same `depth` loops): each loop one level deeper is one unit here,
+    ordered inside by a recursive call."""
+    unit_of, units = {}, {}
+    for i in members:
+        loop = nodes[i].loop
+        unit_of[i] = ("loop", loop[depth][0]) if len(loop) > depth else ("node", i)
+        units.setdefault(unit_of[i], []).append(i)
+    users = {u: [] for u in units}
+    waiting = dict.fromkeys(units, 0)
+    for u, ids in units.items():
+        for d in {unit_of[j] for i in ids for j in deps[i] if j in unit_of} - {u}:
+            users[d].append(u)
+            waiting[u] += 1
+
+    def key(u):  # the enclosing loop's predicate region first, then reads before writes, then graph order
+        first = nodes[units[u][0]]
+        region = first.loop[depth - 1][1] if depth else 0
+        return (region, u[0] == "node" and first.op in emit.WRITES_INPUT0, first.id)
+
+    ready = [(key(u), u) for u in units if not waiting[u]]
     heapq.heapify(ready)
     order = []
     while ready:
-        _, i = heapq.heappop(ready)
-        order.append(i)
-        for u in users[i]:
-            waiting[u] -= 1
-            if not waiting[u]:
-                heapq.heappush(ready, (nodes[u].op in emit.WRITES_INPUT0, u))
-    if len(order) != len(nodes):
-        raise ValueError("internal: the requested graph has a cycle")
+        _, u = heapq.heappop(ready)
+        order.extend([u[1]] if u[0] == "node" else _schedule_level(nodes, deps, units[u], depth + 1))
+        for v in users[u]:
+            waiting[v] -= 1
+            if not waiting[v]:
+                heapq.heappush(ready, (key(v), v))
     return order
 
 
@@ -58,7 +78,8 @@ def fuse(req, order, dims):
             kern = kernels[k]
             if kern.kind != "elementwise" or kern.data["loop"] != loop:
                 continue
-            if nodes[kern.nodes[0]].guard != node.guard:  # another tf.cond branch (or none): another `if`
+            first = nodes[kern.nodes[0]]
+            if first.guard != node.guard or first.loop != node.loop:  # another tf.cond branch or loop region
                 continue
             if not all(kernel_of.get(o.node, -1) <= k for o in node.inputs):
                 continue
@@ -106,7 +127,7 @@ def fuse_into_reductions(lw, kernels):
         group = home.get(root.node)
         if group is None or group.kind != "elementwise" or root.index != 0:
             continue
-        if not group.nodes or nodes[group.nodes[0]].guard != red.guard:
+        if not group.nodes or (nodes[group.nodes[0]].guard, nodes[group.nodes[0]].loop) != (red.guard, red.loop):
             continue
         loop = tuple(lw.dims[root])
         cone, stack = set(), [root.node]

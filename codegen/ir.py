@@ -25,6 +25,7 @@ class Node:
     site: str = ""  # where the user created it
     after: tuple = ()  # node ids that must run first (control dependencies)
     guard: tuple = ()  # ((Ref of a bool scalar, value), ...): runs only when each holds (tf.cond branches)
+    loop: tuple = ()  # ((frame, region, guard terms outside it), ...): inside tf.while_loops (structured/loop.py)
 
 
 @dataclass

@@ -72,6 +72,7 @@ def render_request(req, debug=0):
     kernel_of = moved or kernel_of
     plan_buffers(lw, kernels, kernel_of)
     blocks = [structured.cond.wrap(lw, k, build_kernel(lw, k, i)) for i, k in enumerate(kernels)]
+    blocks = structured.loop.wrap_loops(lw, kernels, blocks)  # a tf.while_loop's kernels inside its `for`
     blocks += structured.cond.fetch_checks(lw)
     program = Program(req, lw.dims, lw.table.code, lw.buffers, kernels, lw.scratch_slots)
     source = render.module(program, lw.prologue, lw.allocs, blocks)
@@ -221,8 +222,9 @@ def _alias_variable_reads(lw, kernels, kernel_of, needs_buffer, outputs):
     first_write = {}
     for k, kern in enumerate(kernels):
         for i in kern.nodes:
-            if nodes[i].op in emit.WRITES_INPUT0:
-                first_write.setdefault(nodes[i].inputs[0], k)
+            if nodes[i].op in emit.WRITES_INPUT0:  # in a tf.while_loop: before every kernel (it repeats)
+                w = -1 if nodes[i].loop else k
+                first_write[nodes[i].inputs[0]] = min(first_write.get(nodes[i].inputs[0], w), w)
     readers = {}
     for j, node in enumerate(nodes):
         for r in node.inputs:

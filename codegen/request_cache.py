@@ -49,7 +49,7 @@ def request_key(req):
     parts = [_fingerprint(), ident, *toolchain.BASE_FLAGS, *config.extra_cxxflags(), req.label]
     for n in req.nodes:
         parts.append(_canon((n.id, n.op, n.name, tuple((r.node, r.index) for r in n.inputs), n.attrs, n.dtypes,
-                             n.shapes, n.after, tuple(((r.node, r.index), v) for r, v in n.guard))))
+                             n.shapes, n.after, tuple(((r.node, r.index), v) for r, v in n.guard), n.loop)))
     from .emit import INLINE  # inline ops' expressions belong to the program, not to the graph
 
     parts.append(_canon(sorted((n.op, INLINE[n.op]) for n in {n.op: n for n in req.nodes if n.op in INLINE}.values())))

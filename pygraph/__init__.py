@@ -191,6 +191,7 @@ from .ops.state import (  # noqa: E402
     trainable_variables,
     variables_initializer,
 )
+from .ops.while_loop import while_loop  # noqa: E402
 from .scopes import (  # noqa: E402
     AUTO_REUSE,
     VariableScope,

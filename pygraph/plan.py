@@ -198,6 +198,12 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
                 f"{_C_NAMES[t.dtype.name]} and shape {fmt_shape(t.shape)}",
                 f"Pass it in feed_dict, e.g. sess.run(..., feed_dict={{{op.name}: value}}).")
 
+    for t in fetch_tensors:
+        if t not in fed and _loop_of(t.op) is not None:
+            errors.raise_for_op(errors.INVALID_ARGUMENT, t.op,
+                                f"{t.name} is computed inside tf.while_loop '{_loop_of(t.op).name}': only the loop's "
+                                "results (its Exit tensors) can be fetched", "Return the value from the loop's body "
+                                "as a loop variable and fetch the loop's output.")
     folded_ops = fold_constants(session, needed, fed, fetch_tensors) if fold else set()
     if folded_ops:  # drop what only fed the folded values, or the kernel recomputes it on every run
         boundary = {**fed, **{t: None for op in folded_ops for t in op.outputs}}
@@ -210,11 +216,11 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
     ref_of, node_of = {}, {}
     host_values, host_feeds = {}, {}
 
-    def add_node(op, kind, inputs, attrs, dtypes, shapes, after=(), guard=()):
+    def add_node(op, kind, inputs, attrs, dtypes, shapes, after=(), guard=(), loop=()):
         nid = len(nodes)
         nodes.append(_codegen.Node(nid, kind, op.name if op is not None else "", tuple(inputs), attrs,
                                    tuple(dtypes), tuple(shapes), op.creation_site if op is not None else "",
-                                   tuple(after), tuple(guard)))
+                                   tuple(after), tuple(guard), tuple(loop)))
         node_ops.append(op)
         return nid
 
@@ -241,6 +247,8 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
         converters.append(feed_converter(t, rank))
 
     folded = session._folded
+    frames = {}  # WhileFrame -> its number in the request
+    loop_merges = {}  # Merge op of a while loop -> its node (its back edge is set once NextIteration is)
     for op in needed:
         if op in host_set:
             continue
@@ -267,7 +275,8 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
                 node_of[op] = add_arg(op, t, "const", folded[t].shape, folded[t])
             continue
         inputs = []
-        for t in op.inputs:
+        loop_merge = op.type == "Merge" and hasattr(op, "_while_frame")
+        for t in op.inputs[:1] if loop_merge else op.inputs:  # a loop's Merge: its back edge comes later
             if t not in ref_of:
                 raise errors.UnimplementedError(
                     None, op, errors.describe(op, f"Op {op.type} '{op.name}' reads {t.name} of type "
@@ -283,14 +292,17 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
         guard = _guard(op, ref_of)
         if guard:  # a cond branch: its predicate is computed first
             after = after + [g[0].node for g in guard if g[0].node not in after]
-        if op.type == "Merge":  # the predicate picks the taken branch's value
+        loop = _loop(op, frames, guard)
+        attrs = _codegen_attrs(op)
+        if op.type in _LOOP_OPS or loop_merge:
+            after = _loop_node(op, after, attrs, frames, node_of, loop_merges)
+        elif op.type == "Merge":  # the predicate picks the taken branch's value
             pred = getattr(op, "_cond_pred", None)
             if pred is None or pred not in ref_of:
                 raise errors.UnimplementedError(None, op, errors.describe(
                     op, f"Merge '{op.name}' was not built by tf.cond in this process (an imported graph?): "
                         "pygraph compiles Merge only as the end of a tf.cond."))
             inputs.append(ref_of[pred])
-        attrs = _codegen_attrs(op)
         if op.type == "MatMul":
             tall = tall_constant_transposed(session, op, folded_ops)
             if tall is not None:  # read the constant through its transposed copy: the fast gemv layout
@@ -301,8 +313,12 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
                 inputs[0] = _codegen.Ref(tid, 0)
                 attrs["transpose_a"] = not attrs.get("transpose_a", False)
         nid = add_node(op, op.type, inputs, attrs, [t.dtype.name for t in op.outputs],
-                       [t.shape.as_tuple() for t in op.outputs], after, guard)
+                       [t.shape.as_tuple() for t in op.outputs], after, guard, loop)
         node_of[op] = nid
+        if loop_merge:
+            loop_merges[op] = nid
+        if op.type == "NextIteration":  # the back edge: the loop's Merge reads this node's value
+            nodes[loop_merges[op._while_merge]].attrs["next"] = nid
         for k, t in enumerate(op.outputs):
             ref_of[t] = _codegen.Ref(nid, k)
 
@@ -356,10 +372,53 @@ def _guard(op, ref_of):
         return ()
     guard = []
     for c in ctx.chain():
+        if getattr(c, "is_loop", False):  # a while loop's region: Node.loop says so
+            continue
         if c.pred not in ref_of:
             raise errors.InternalError(None, op, f"the predicate of the cond around {op.name} was not planned")
         guard.append((ref_of[c.pred], bool(c.branch)))
     return tuple(guard)
+
+
+_LOOP_OPS = ("Enter", "Exit", "NextIteration", "LoopCond")
+
+
+def _loop_of(op):
+    """The innermost tf.while_loop frame whose value `op` computes, or None."""
+    ctx = getattr(op, "_cond_context", None)
+    while ctx is not None and not getattr(ctx, "is_loop", False):
+        ctx = ctx.outer
+    return ctx.frame if ctx is not None else None
+
+
+def _loop(op, frames, guard):
+    """((frame number, region, guard terms outside the frame), ...) of the while loops around `op`,
+    outermost first (codegen/structured/loop.py)."""
+    ctx = getattr(op, "_cond_context", None)
+    if ctx is None:
+        return ()
+    loop, conds = [], 0
+    for c in ctx.chain():
+        if getattr(c, "is_loop", False):
+            loop.append((frames.setdefault(c.frame, len(frames)), c.region, conds))
+        else:
+            conds += 1
+    return tuple(loop)
+
+
+def _loop_node(op, after, attrs, frames, node_of, loop_merges):
+    """Attributes of a while loop's node for the compiler: a Merge reads only its Enter as input (its
+    NextIteration comes later, as attrs["next"]) and knows its loop's number; a LoopCond runs after all of
+    its loop's Merges, so every loop variable is current when it breaks."""
+    frame = op._while_frame
+    attrs.pop("frame_name", None)
+    if op.type == "Merge":
+        attrs["frame"] = frames.setdefault(frame, len(frames))
+    if op.type == "LoopCond":
+        after = after + [node_of[m] for m in frame.merges if m in node_of and node_of[m] not in after]
+    if op.type == "NextIteration":
+        attrs["merge"] = loop_merges[op._while_merge]
+    return after
 
 
 def _label(fetch_tensors, targets):

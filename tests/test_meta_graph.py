@@ -166,7 +166,9 @@ def _every_op_graph():
             *tf.nn.top_k(x, 2), tf.matmul(tf.reshape(x, [2, 1, 3]), tf.reshape(x, [2, 3, 1]))]
     filt = tf.get_variable("filt", (2, 2, 1, 2), initializer=tf.constant_initializer(0.5))
     nets += tf.gradients(tf.nn.conv2d(image, filt, [1, 1, 1, 1], "VALID"), [filt])
-    return binary + unary + layout + reductions + misc + grads + [merged, branch] + nets
+    loop = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, tf.cond(i > 0, lambda: v * 2.0, lambda: v + x)),
+                         [0, x])  # Enter/Merge/LoopCond/Switch/NextIteration/Exit, a cond inside
+    return binary + unary + layout + reductions + misc + grads + [merged, branch] + nets + list(loop)
 
 
 def _registered_op_types():

@@ -106,6 +106,8 @@ class Merge:
     def dims(self, lw, node, input_dims):
         """The taken branch's dims. Branches of different sizes (TF allows them) need a predicate known
         before the kernels run; ranks must agree."""
+        if "frame" in node.attrs:  # a tf.while_loop's Merge
+            return loop.loop_merge_dims(lw, node, input_dims)
         fd, td = tuple(input_dims[0]), tuple(input_dims[1])
         pred = shape_time_guard(lw, ((node.inputs[2], True),))
         if fd == td or pred is None or len(fd) != len(td):
@@ -116,6 +118,8 @@ class Merge:
 
     def kernel(self, lw, kernel, index):
         node = common.node_of(lw, kernel)
+        if "frame" in node.attrs:
+            return loop.loop_merge_kernel(lw, node, index)
         out, which = common.out_buf(lw, node, 0), common.out_buf(lw, node, 1)
         false_ref, true_ref, pred = node.inputs
         n = common.numel(out.dims)
@@ -145,6 +149,8 @@ def _copy(lw, out, ref, buf, n):
         return f"{out.name}[0] = {emit.literal(node.attrs['value'], node.dtypes[0])};"
     return f"memcpy({out.name}, {buf.name}, sizeof(*{out.name}) * ({n}));"
 
+
+from . import loop  # noqa: E402  (tf.while_loop's Merge; loop.py imports this module's helpers)
 
 emit.register_structured("Switch", Switch())
 emit.register_structured("Merge", Merge())

@@ -21,7 +21,7 @@ from .. import __version__ as _pygraph_version
 from .. import custom_ops, dtypes
 from ..errors import DataLossError, OpError
 from ..graph import Operation, Tensor, get_default_graph
-from ..ops.cond_contexts import export_contexts, import_contexts
+from ..ops.cond_contexts import export_contexts, exported_inputs, import_contexts
 from ..shape import TensorShape
 from .files import atomic_output
 from .meta_graph_check import check_structure
@@ -87,7 +87,7 @@ def meta_graph_document(graph, saver=None, collection_list=None, export_scope=No
         ops.append({
             "name": _strip(op.name, export_scope),
             "type": op.type,
-            "inputs": [_strip(t.name, export_scope) for t in op.inputs],
+            "inputs": [_strip(t.name, export_scope) for t in exported_inputs(op)],
             "control_inputs": [_strip(c.name, export_scope) for c in op.control_inputs],
             "attrs": {k: encoder.encode(v, f"{where} attr {k!r}") for k, v in op.attrs.items()},
             "outputs": [{"dtype": t.dtype.name, "shape": None if t.shape.ndims is None else list(t.shape.as_tuple())}
