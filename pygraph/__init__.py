@@ -160,6 +160,7 @@ from .ops.nn_ops import (  # noqa: E402
     truncatemod,
 )
 from .ops.random import (  # noqa: E402
+    multinomial,
     random_normal,
     random_shuffle,
     random_uniform,
@@ -207,3 +208,10 @@ from .shape import Dimension, TensorShape  # noqa: E402
 sub = subtract
 mul = multiply
 neg = negative
+
+
+class random:  # noqa: N801  (TF 1.x's tf.random namespace)
+    from .ops.random import categorical, multinomial, set_random_seed, truncated_normal
+    from .ops.random import random_normal as normal
+    from .ops.random import random_shuffle as shuffle
+    from .ops.random import random_uniform as uniform

@@ -1,4 +1,5 @@
-"""Random ops: RandomUniform, RandomStandardNormal, TruncatedNormal, RandomUniformInt.
+"""Random ops: RandomUniform, RandomStandardNormal, TruncatedNormal, RandomUniformInt, RandomShuffle,
+Multinomial.
 
 The front end gives each op a last input: its per-session state buffer {seed, seed2, counter} (int64): the
 kernel takes TF's Philox key and counter from it and advances the counter as TF does (templates/random.h.j2)."""
@@ -60,6 +61,40 @@ class RandomShuffle:
         return common.library(lw, "random.h.j2"), code
 
 
+class Multinomial:
+    """TF's CPU MultinomialFunctor in one shard (templates/random.h.j2, pg_multinomial)."""
+
+    def dims(self, lw, node, input_dims):
+        source = lw.nodes[node.inputs[1].node]
+        if source.op == "Const":
+            n = int(source.attrs["value"])
+        elif source.op == "Arg" and source.attrs.get("kind") in ("feed", "const"):
+            n = lw.table.define(f"(int64_t)static_cast<const int32_t*>(args[{source.attrs['index']}].data)[0]")
+            lw.table.check(f"{n} >= 0", node.id, common.fail(node.id, [
+                "num_samples should be non-negative, got ", ("int", n)]))
+        else:
+            raise NotImplementedError(f"pygraph needs tf.multinomial's num_samples as a constant or a fed value "
+                                      f"(node '{node.name}', defined at {node.site}).")
+        return [(input_dims[0][0], n)]
+
+    def kernel(self, lw, kernel, index):
+        node = common.node_of(lw, kernel)
+        out, logits = common.out_buf(lw, node), common.in_buf(lw, node, 0)
+        state = lw.buffers[node.inputs[-1]].name
+        batch, classes = lw.dims[node.inputs[0]]
+        n = out.dims[1]
+        slot = common.reserve_scratch(lw)
+        cdf = f"cdf{index}"
+        code = (f"// k{index}: Multinomial {node.name}\n"
+                f"if (({batch}) > 0 && ({n}) > 0 && ({classes}) <= 0) " + common.fail(node.id, [
+                    "num_classes should be positive, got ", ("int", classes)]) + "\n"
+                f"double* {cdf} = static_cast<double*>(ctx->scratch(ctx, {slot}, sizeof(double) * ({classes}) + 8));\n"
+                f"if (!{cdf}) return ctx->fail(ctx, PG_RESOURCE_EXHAUSTED, {node.id}, \"out of memory\");\n"
+                f"pg_multinomial({logits.name}, {out.name}, {batch}, {classes}, {n}, {state}, {cdf});")
+        return common.library(lw, "random.h.j2"), code
+
+
 for _op in KINDS:
     emit.register_structured(_op, RandomOp(_op))
 emit.register_structured("RandomShuffle", RandomShuffle())
+emit.register_structured("Multinomial", Multinomial())

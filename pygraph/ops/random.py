@@ -146,3 +146,50 @@ def random_shuffle(value, seed=None, name=None):
     attrs = {"T": value.dtype, "seed": seed1 or 0, "seed2": seed2 or 0}
     return make_op("RandomShuffle", [value], [(value.dtype, value.shape)], name or "RandomShuffle",
                    attrs).outputs[0]
+
+
+registry.register("Multinomial", registry.STRUCTURED, stateful=True,
+                  attrs={"seed": "int", "seed2": "int", "T": "type", "output_dtype": "type"}
+                  ).session_state = _initial_state
+
+
+@registry.RegisterGradient("Multinomial")
+def _multinomial_grad(op, grad):
+    return [None, None]  # TF registers Multinomial as not differentiable: samples carry no gradient
+
+
+def _categorical(logits, num_samples, dtype, seed, name, default_name):
+    """TF's multinomial_categorical_impl: TF's CPU kernel's numbers (codegen/templates/random.h.j2)."""
+    dtype = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
+    if dtype not in (dtypes.int32, dtypes.int64):
+        raise TypeError(f"Value passed to parameter 'output_dtype' has DataType {dtype.name} not in list of "
+                        "allowed values: int32, int64")
+    with op_scope(name, default_name, [logits]) as scope:
+        logits = convert_to_tensor(logits, name="logits")
+        if logits.dtype not in FLOATS:
+            raise TypeError(f"Value passed to parameter 'logits' has DataType {logits.dtype.name} not in list of "
+                            "allowed values: float32, float64")
+        if logits.shape.ndims not in (None, 2):
+            raise ValueError(f"Shape must be rank 2 but is rank {logits.shape.ndims} for '{scope}Multinomial' "
+                             f"(op: 'Multinomial'): logits should be a matrix, got shape {logits.shape}")
+        seed1, seed2 = get_seed(seed)
+        with op_scope(None, "Multinomial") as op_name:  # TF names the op's own inputs under its name
+            n = convert_to_tensor(num_samples, dtype=dtypes.int32, name="num_samples")
+        if n.shape.ndims not in (None, 0):
+            raise ValueError(f"Shape must be rank 0 but is rank {n.shape.ndims}: num_samples should be a scalar")
+        static = int(n.op.attrs["value"]) if n.op.type == "Const" else None
+        if static is not None and static < 0:
+            raise ValueError(f"num_samples should be non-negative, got {static}")
+        batch = logits.shape.as_tuple()[0] if logits.shape.ndims == 2 else None
+        attrs = {"seed": seed1 or 0, "seed2": seed2 or 0, "T": logits.dtype, "output_dtype": dtype}
+        return make_op("Multinomial", [logits, n], [(dtype, (batch, static))], op_name, attrs).outputs[0]
+
+
+def multinomial(logits, num_samples, seed=None, name=None, output_dtype=None):
+    """tf.multinomial: `num_samples` class indices per row of `logits` (unnormalized log-probabilities)."""
+    return _categorical(logits, num_samples, output_dtype, seed, name, "multinomial")
+
+
+def categorical(logits, num_samples, dtype=None, seed=None, name=None):
+    """tf.random.categorical: tf.multinomial with `dtype` for the samples."""
+    return _categorical(logits, num_samples, dtype, seed, name, "categorical")

@@ -1,0 +1,74 @@
+"""tf.multinomial / tf.random.categorical draw TensorFlow's numbers, bit for bit (tests/fixtures/tf_random.npz,
+written by tests/fixtures/make_tf_random.py under TensorFlow 2.21), and their distribution is the softmax.
+
+TF's CPU kernel splits the batch over its threads only when Eigen's cost model says it pays; each split
+starts its rows at a counter offset of its own, so a large batch's numbers in TF depend on TF's thread
+count. The fixtures hold the single-split stream, which TF draws for small problems on any thread count
+and for large ones with one intra-op thread; pygraph always draws that stream (README)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_tf_random import check_case
+
+import pygraph as tf
+
+FIXTURE = __import__("os").path.join(__import__("os").path.dirname(__file__), "fixtures", "tf_random.npz")
+LOGITS = np.log(np.array([[0.1, 0.2, 0.3, 0.4], [0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]]))
+
+
+@pytest.fixture(scope="module")
+def tf_values():
+    with np.load(FIXTURE) as data:
+        return {k: data[k] for k in data.files}
+
+
+def multinomial():
+    tf.set_random_seed(5)
+    return {
+        "one_row": tf.multinomial([[0.5, -1.0, 2.0, 0.0, 1.0]], 9, seed=3),
+        "rows_f32": tf.multinomial(LOGITS.astype(np.float32), 5, seed=4),
+        "rows_f64_int32": tf.random.categorical(LOGITS, 7, dtype=tf.int32, seed=6),
+        "masked": tf.multinomial([[-np.inf, 0.0, -np.inf, 1.0], [3.0, -np.inf, -np.inf, -np.inf]], 6, seed=7),
+        "graph_seed_only": tf.multinomial([[1.0, 2.0, 3.0]], 4),
+        "no_samples": tf.multinomial([[1.0, 2.0]], 0, seed=8),
+    }
+
+
+def multinomial_large():
+    logits = np.log(np.random.default_rng(0).uniform(0.05, 1.0, (64, 50)))
+    return {"batch64": tf.multinomial(logits.astype(np.float32), 40, seed=9)}
+
+
+def test_tf_numbers_names_and_repeated_runs(tf_values):
+    check_case(tf_values, "multinomial", multinomial)
+
+
+def test_large_batch_matches_tf_single_threaded(tf_values):
+    check_case(tf_values, "multinomial_large", multinomial_large)
+
+
+def test_frequencies_follow_the_softmax_and_fed_sample_counts():
+    logits = tf.placeholder(tf.float64, [None, 3])
+    n = tf.placeholder(tf.int32, [])
+    draws = tf.multinomial(logits, n, seed=11)
+    p = np.array([[0.2, 0.5, 0.3], [0.9, 0.05, 0.05]])
+    with tf.Session() as sess:
+        out = sess.run(draws, {logits: np.log(p) + 3.0, n: 20000})
+        assert out.shape == (2, 20000) and out.dtype == np.int64
+        freq = np.stack([np.bincount(row, minlength=3) / 20000 for row in out])
+        np.testing.assert_allclose(freq, p, atol=0.015)
+        assert sess.run(draws, {logits: np.log(p), n: 0}).shape == (2, 0)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples should be non-negative, got -2"):
+            sess.run(draws, {logits: np.log(p), n: -2})
+
+
+def test_construction_errors():
+    with pytest.raises(ValueError, match="logits should be a matrix"):
+        tf.multinomial([1.0, 2.0], 3)
+    with pytest.raises(TypeError, match="output_dtype"):
+        tf.multinomial([[1.0, 2.0]], 3, output_dtype=tf.float32)
+    with pytest.raises(ValueError, match="num_samples should be non-negative"):
+        tf.random.categorical([[1.0, 2.0]], -1)
+    assert tf.gradients(tf.cast(tf.multinomial(tf.constant([[1.0, 2.0]]), 2), tf.float32), []) == []
