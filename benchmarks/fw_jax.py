@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import nets
 from .case import Case
 from .data import GD_STEPS, LEARNING_RATE, MLP_BATCHES, MLP_CHECK_STEPS
 
@@ -141,5 +142,78 @@ def w7_fused(d):
     return Case(run, lambda: np.asarray(run()))
 
 
+def _xent(logits, labels):
+    log_p = jax.nn.log_softmax(logits, axis=1)
+    return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], axis=1))
+
+
+def _w9_loss(params, x, labels):
+    """nets.w9_loss_and_grads' forward pass: dense (no bias) -> batch norm (batch statistics) -> ELU."""
+    hidden = len(nets.W9_SIZES) - 2
+    ws, bn, b_out = params[:hidden + 1], params[hidden + 1:-1], params[-1]
+    h = x
+    for k in range(hidden):
+        z = h @ ws[k]
+        mean, var = z.mean(0), z.var(0)
+        h = jax.nn.elu(bn[2 * k] * (z - mean) / jnp.sqrt(var + nets.BN_EPSILON) + bn[2 * k + 1])
+    return _xent(h @ ws[-1] + b_out, labels)
+
+
+def _trained(step, loss, init, x, labels):
+    """Case: one step; answer: the loss before and after nets.CHECK_STEPS steps (as tf1_programs)."""
+    state = {"s": init()}
+
+    def run():
+        state["s"] = jax.block_until_ready(step(state["s"], x, labels))
+
+    def answer():
+        s = init()
+        before = float(loss(s[0], x, labels))
+        for _ in range(nets.CHECK_STEPS):
+            s = step(s, x, labels)
+        return np.float32(before), np.float32(loss(s[0], x, labels))
+
+    return Case(run, answer)
+
+
+def w9_deep(d):
+    lr, b1, b2, eps = nets.ADAM
+    grad = jax.grad(_w9_loss)
+
+    @jax.jit
+    def step(state, x, labels):  # tf.train.AdamOptimizer's update
+        params, m, v, t = state
+        g = grad(params, x, labels)
+        t = t + 1
+        lr_t = lr * jnp.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        m = [b1 * a + (1 - b1) * b for a, b in zip(m, g)]
+        v = [b2 * a + (1 - b2) * b * b for a, b in zip(v, g)]
+        params = [p - lr_t * a / (jnp.sqrt(b) + eps) for p, a, b in zip(params, m, v)]
+        return params, m, v, t
+
+    def init():
+        params = [jnp.asarray(p) for p in nets.w9_params(d)]
+        return params, [jnp.zeros_like(p) for p in params], [jnp.zeros_like(p) for p in params], jnp.float32(0)
+
+    return _trained(step, jax.jit(_w9_loss), init, d.w9_x, d.w9_y)
+
+
+def _w10_loss(params, x, labels):
+    k, bk, w, bw = params
+    conv = jax.lax.conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    act = jax.nn.relu(conv + bk)
+    pooled = jax.lax.reduce_window(act, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+    return _xent(pooled.reshape(x.shape[0], -1) @ w + bw, labels)
+
+
+def w10_cnn(d):
+    grad = jax.grad(_w10_loss)
+    lr = nets.W10_LEARNING_RATE
+    step = jax.jit(lambda s, x, labels: ([p - lr * g for p, g in zip(s[0], grad(s[0], x, labels))],))
+    init = lambda: ([jnp.asarray(p) for p in nets.w10_params(d)],)
+    return _trained(step, jax.jit(_w10_loss), init, d.w10_x, d.w10_y)
+
+
 CASES = dict(w1_run=w1_run, w1_callable=w1_callable, w2_feed=w2_feed, w3_const=w3_const, w3_fed=w3_fed,
-             w4_gd=w4_gd, w5_minibatch=w5_minibatch, w6_mlp=w6_mlp, w7_fused=w7_fused)
+             w4_gd=w4_gd, w5_minibatch=w5_minibatch, w6_mlp=w6_mlp, w9_deep=w9_deep, w10_cnn=w10_cnn,
+             w7_fused=w7_fused)

@@ -7,6 +7,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
+from . import nets
 from .case import Case
 from .data import GD_STEPS, LEARNING_RATE, MLP_BATCHES, MLP_CHECK_STEPS
 
@@ -132,5 +133,72 @@ def w7_fused(d):
     return Case(run, run)
 
 
+def _xent(logits, y):
+    return -pt.mean(pt.special.log_softmax(logits, axis=1)[pt.arange(y.shape[0]), y])
+
+
+def _trained(params, fresh, step, loss_fn, x, labels, reset=()):
+    """Case: one step; answer: the loss before and after nets.CHECK_STEPS steps (as tf1_programs)."""
+
+    def answer():
+        for p, p0 in zip(params, fresh()):
+            p.set_value(p0.copy())
+        for s in reset:
+            s.set_value(np.zeros_like(s.get_value()))
+        before = loss_fn(x, labels)
+        for _ in range(nets.CHECK_STEPS):
+            step(x, labels)
+        return before, loss_fn(x, labels)
+
+    return Case(lambda: step(x, labels), answer)
+
+
+def w9_deep(d):
+    params = [pytensor.shared(p.copy()) for p in nets.w9_params(d)]
+    hidden = len(nets.W9_SIZES) - 2
+    ws, bn, b_out = params[:hidden + 1], params[hidden + 1:-1], params[-1]
+    X = pt.tensor("X", dtype="float32", shape=(None, nets.W9_SIZES[0]))
+    y = pt.tensor("y", dtype="int64", shape=(None,))
+    h = X
+    for k in range(hidden):
+        z = h @ ws[k]
+        a = bn[2 * k] * (z - z.mean(0)) / pt.sqrt(z.var(0) + np.float32(nets.BN_EPSILON)) + bn[2 * k + 1]
+        h = pt.switch(a > 0, a, pt.expm1(a))  # ELU
+    loss = _xent(h @ ws[-1] + b_out, y)
+    lr, b1, b2, eps = (np.float32(v) for v in nets.ADAM)
+    t = pytensor.shared(np.float32(0))
+    ms = [pytensor.shared(np.zeros_like(p.get_value())) for p in params]
+    vs = [pytensor.shared(np.zeros_like(p.get_value())) for p in params]
+    t1 = t + 1
+    lr_t = lr * pt.sqrt(1 - b2 ** t1) / (1 - b1 ** t1)
+    updates = [(t, t1)]
+    for p, g, m, v in zip(params, pt.grad(loss, params), ms, vs):  # tf.train.AdamOptimizer's update
+        m1, v1 = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        updates += [(m, m1), (v, v1), (p, p - lr_t * m1 / (pt.sqrt(v1) + eps))]
+    step = pytensor.function([X, y], [], updates=updates)
+    return _trained(params, lambda: nets.w9_params(d), step, pytensor.function([X, y], loss), d.w9_x, d.w9_y,
+                    reset=[t, *ms, *vs])
+
+
+def w10_cnn(d):
+    """PyTensor 3 has no conv2d/pooling ops: conv 3x3 SAME as nine shifted slices times the kernel
+    (im2col), max-pool 2x2 as a reshape and max (the numpy baseline's formulation)."""
+    params = [pytensor.shared(p.copy()) for p in nets.w10_params(d)]
+    k, bk, w, bw = params
+    X = pt.tensor("X", dtype="float32", shape=(None, 28, 28, 1))
+    y = pt.tensor("y", dtype="int64", shape=(None,))
+    n, f = X.shape[0], nets.W10_FILTERS
+    xp = pt.zeros((n, 30, 30, 1), dtype="float32")
+    xp = pt.set_subtensor(xp[:, 1:29, 1:29, :], X)
+    cols = pt.concatenate([xp[:, i:i + 28, j:j + 28, :] for i in range(3) for j in range(3)], axis=3)
+    conv = (cols.reshape((n * 784, 9)) @ k.reshape((9, f)) + bk).reshape((n, 28, 28, f))
+    pooled = pt.maximum(conv, 0).reshape((n, 14, 2, 14, 2, f)).max(axis=(2, 4))
+    loss = _xent(pooled.reshape((n, 14 * 14 * f)) @ w + bw, y)
+    lr = np.float32(nets.W10_LEARNING_RATE)
+    step = pytensor.function([X, y], [], updates=[(p, p - lr * g) for p, g in zip(params, pt.grad(loss, params))])
+    return _trained(params, lambda: nets.w10_params(d), step, pytensor.function([X, y], loss), d.w10_x, d.w10_y)
+
+
 CASES = dict(w1_run=w1_run, w1_callable=w1_callable, w2_feed=w2_feed, w3_const=w3_const, w3_fed=w3_fed,
-             w4_gd=w4_gd, w5_minibatch=w5_minibatch, w6_mlp=w6_mlp, w7_fused=w7_fused)
+             w4_gd=w4_gd, w5_minibatch=w5_minibatch, w6_mlp=w6_mlp, w9_deep=w9_deep, w10_cnn=w10_cnn,
+             w7_fused=w7_fused)

@@ -150,6 +150,7 @@ def _every_op_graph():
             tf.placeholder_with_default(tf.constant([1.5, 2.5]), (2,)),
             tf.random_uniform([2, 2], seed=1), tf.random_normal([3], seed=2), tf.truncated_normal([2], seed=4),
             tf.random_uniform([4], 0, 10, dtype=tf.int64, seed=5), tf.random_shuffle(x, seed=6),
+            tf.multinomial(x, 3, seed=7),
             tf.constant([b"ab", b""])]
     misc += [tf.gather(x, [2, 0], axis=1), tf.one_hot(k, 6), broadcast_to_shape_of(tf.constant([1.0, 2.0, 3.0]), x),
              sum_to_shape_of(tf.ones_like(x), tf.constant([[0.0, 0.0, 0.0]]))]  # the last two: gradient helpers
