@@ -170,9 +170,26 @@ class TF1Programs:
 
         return Case(lambda: sess.run(training_op, feed_dict=feed), answer)
 
+    def _batch_norm(self, z, name, momentum=0.9, epsilon=nets.BN_EPSILON):
+        """What tf.layers.batch_normalization(training=True) builds, in plain ops (TF 2.21's tf.compat.v1 has
+        no tf.layers without tf_keras): batch statistics, gamma/beta, moving averages updated in UPDATE_OPS."""
+        tf = self.tf
+        n = z.shape[-1]
+        with tf.variable_scope(name):
+            gamma = tf.get_variable("gamma", [n], initializer=tf.ones_initializer())
+            beta = tf.get_variable("beta", [n], initializer=tf.zeros_initializer())
+            moving_mean = tf.get_variable("moving_mean", [n], initializer=tf.zeros_initializer(), trainable=False)
+            moving_var = tf.get_variable("moving_variance", [n], initializer=tf.ones_initializer(), trainable=False)
+            mean, var = tf.nn.moments(z, [0])
+            for moving, value in ((moving_mean, mean), (moving_var, var)):
+                update = tf.assign_sub(moving, (moving - value) * (1.0 - momentum))
+                tf.add_to_collection(tf.GraphKeys.UPDATE_OPS, update)
+            return tf.nn.batch_normalization(z, mean, var, beta, gamma, epsilon)
+
     def w9_deep(self, d):
         """Chapter 11's deep net: dense (no bias: batch norm's beta is the shift) -> batch norm -> ELU, five
-        times, then dense 10; Adam; the batch-norm update ops run with each step."""
+        times, then dense 10; Adam; the batch-norm update ops run with each step. Written with variables and
+        tf.nn ops (the graph tf.layers would build), so TF 2.21 without tf_keras runs it too."""
         tf = self.tf
         params = nets.w9_params(d)
         hidden = len(nets.W9_SIZES) - 2
@@ -182,10 +199,11 @@ class TF1Programs:
             y = tf.placeholder(tf.int32, shape=(None,), name="y")
             h = X
             for k in range(hidden):
-                z = tf.layers.dense(h, nets.W9_SIZES[k + 1], use_bias=False, name=f"hidden{k + 1}",
-                                    kernel_initializer=tf.constant_initializer(params[k]))
-                h = tf.nn.elu(tf.layers.batch_normalization(z, training=True, momentum=0.9))
-            logits = tf.layers.dense(h, 10, name="outputs", kernel_initializer=tf.constant_initializer(params[hidden]))
+                kernel = tf.Variable(params[k], name=f"hidden{k + 1}/kernel")
+                h = tf.nn.elu(self._batch_norm(tf.matmul(h, kernel), f"batch_normalization_{k}"))
+            kernel = tf.Variable(params[hidden], name="outputs/kernel")
+            bias = tf.Variable(tf.zeros([10]), name="outputs/bias")
+            logits = tf.matmul(h, kernel) + bias
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
             with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
                 training_op = tf.train.AdamOptimizer(nets.ADAM[0]).minimize(loss)
@@ -194,17 +212,20 @@ class TF1Programs:
         return self._trained_net(sess, init, training_op, loss, {X: d.w9_x, y: d.w9_y})
 
     def w10_cnn(self, d):
+        """conv 3x3x32 SAME + bias + relu, max-pool 2x2, dense 10, SGD (tf.nn ops: no tf.layers in TF 2.21)."""
         tf = self.tf
         K, _, W, _ = nets.w10_params(d)
         g = tf.Graph()
         with g.as_default():
             X = tf.placeholder(tf.float32, shape=(None, 28, 28, 1), name="X")
             y = tf.placeholder(tf.int32, shape=(None,), name="y")
-            conv = tf.layers.conv2d(X, nets.W10_FILTERS, 3, padding="same", activation=tf.nn.relu,
-                                    kernel_initializer=tf.constant_initializer(K))
-            pool = tf.layers.max_pooling2d(conv, 2, 2)
-            logits = tf.layers.dense(tf.reshape(pool, [-1, 14 * 14 * nets.W10_FILTERS]), 10,
-                                     kernel_initializer=tf.constant_initializer(W))
+            kernel = tf.Variable(K, name="conv2d/kernel")
+            conv_bias = tf.Variable(tf.zeros([nets.W10_FILTERS]), name="conv2d/bias")
+            conv = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(X, kernel, [1, 1, 1, 1], "SAME"), conv_bias))
+            pool = tf.nn.max_pool(conv, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")
+            dense = tf.Variable(W, name="dense/kernel")
+            dense_bias = tf.Variable(tf.zeros([10]), name="dense/bias")
+            logits = tf.matmul(tf.reshape(pool, [-1, 14 * 14 * nets.W10_FILTERS]), dense) + dense_bias
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
             training_op = tf.train.GradientDescentOptimizer(nets.W10_LEARNING_RATE).minimize(loss)
             init = tf.global_variables_initializer()
