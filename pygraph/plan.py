@@ -11,6 +11,7 @@ from .folding import fold_constants, tall_constant_transposed
 from .graph import Operation, Tensor
 from .ops import registry
 from .ops.core import as_bytes_array, fmt_shape
+from .plan_loops import LOOP_OPS, check_loop_fetches, loop_node_attrs, loop_of_node
 
 _C_NAMES = {"float32": "float", "float64": "double", "int32": "int32", "int64": "int64", "bool": "bool",
             "string": "string"}
@@ -198,12 +199,7 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
                 f"{_C_NAMES[t.dtype.name]} and shape {fmt_shape(t.shape)}",
                 f"Pass it in feed_dict, e.g. sess.run(..., feed_dict={{{op.name}: value}}).")
 
-    for t in fetch_tensors:
-        if t not in fed and _loop_of(t.op) is not None:
-            errors.raise_for_op(errors.INVALID_ARGUMENT, t.op,
-                                f"{t.name} is computed inside tf.while_loop '{_loop_of(t.op).name}': only the loop's "
-                                "results (its Exit tensors) can be fetched", "Return the value from the loop's body "
-                                "as a loop variable and fetch the loop's output.")
+    check_loop_fetches(fetch_tensors, fed)
     folded_ops = fold_constants(session, needed, fed, fetch_tensors) if fold else set()
     if folded_ops:  # drop what only fed the folded values, or the kernel recomputes it on every run
         boundary = {**fed, **{t: None for op in folded_ops for t in op.outputs}}
@@ -292,10 +288,10 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
         guard = _guard(op, ref_of)
         if guard:  # a cond branch: its predicate is computed first
             after = after + [g[0].node for g in guard if g[0].node not in after]
-        loop = _loop(op, frames, guard)
+        loop = loop_of_node(op, frames)
         attrs = _codegen_attrs(op)
-        if op.type in _LOOP_OPS or loop_merge:
-            after = _loop_node(op, after, attrs, frames, node_of, loop_merges)
+        if op.type in LOOP_OPS or loop_merge:
+            after = loop_node_attrs(op, after, attrs, frames, node_of, loop_merges)
         elif op.type == "Merge":  # the predicate picks the taken branch's value
             pred = getattr(op, "_cond_pred", None)
             if pred is None or pred not in ref_of:
@@ -378,47 +374,6 @@ def _guard(op, ref_of):
             raise errors.InternalError(None, op, f"the predicate of the cond around {op.name} was not planned")
         guard.append((ref_of[c.pred], bool(c.branch)))
     return tuple(guard)
-
-
-_LOOP_OPS = ("Enter", "Exit", "NextIteration", "LoopCond")
-
-
-def _loop_of(op):
-    """The innermost tf.while_loop frame whose value `op` computes, or None."""
-    ctx = getattr(op, "_cond_context", None)
-    while ctx is not None and not getattr(ctx, "is_loop", False):
-        ctx = ctx.outer
-    return ctx.frame if ctx is not None else None
-
-
-def _loop(op, frames, guard):
-    """((frame number, region, guard terms outside the frame), ...) of the while loops around `op`,
-    outermost first (codegen/structured/loop.py)."""
-    ctx = getattr(op, "_cond_context", None)
-    if ctx is None:
-        return ()
-    loop, conds = [], 0
-    for c in ctx.chain():
-        if getattr(c, "is_loop", False):
-            loop.append((frames.setdefault(c.frame, len(frames)), c.region, conds))
-        else:
-            conds += 1
-    return tuple(loop)
-
-
-def _loop_node(op, after, attrs, frames, node_of, loop_merges):
-    """Attributes of a while loop's node for the compiler: a Merge reads only its Enter as input (its
-    NextIteration comes later, as attrs["next"]) and knows its loop's number; a LoopCond runs after all of
-    its loop's Merges, so every loop variable is current when it breaks."""
-    frame = op._while_frame
-    attrs.pop("frame_name", None)
-    if op.type == "Merge":
-        attrs["frame"] = frames.setdefault(frame, len(frames))
-    if op.type == "LoopCond":
-        after = after + [node_of[m] for m in frame.merges if m in node_of and node_of[m] not in after]
-    if op.type == "NextIteration":
-        attrs["merge"] = loop_merges[op._while_merge]
-    return after
 
 
 def _label(fetch_tensors, targets):

@@ -1,0 +1,56 @@
+"""How build_plan describes tf.while_loop nodes to the compiler (codegen/structured/loop.py): Node.loop,
+the Merge's back edge and the LoopCond's order."""
+
+from __future__ import annotations
+
+from . import errors
+
+LOOP_OPS = ("Enter", "Exit", "NextIteration", "LoopCond")
+
+
+def frame_of(op):
+    """The innermost tf.while_loop frame whose value `op` computes, or None."""
+    ctx = getattr(op, "_cond_context", None)
+    while ctx is not None and not getattr(ctx, "is_loop", False):
+        ctx = ctx.outer
+    return ctx.frame if ctx is not None else None
+
+
+def loop_of_node(op, frames):
+    """((frame number, region, guard terms outside the frame), ...) of the while loops around `op`,
+    outermost first (codegen/structured/loop.py)."""
+    ctx = getattr(op, "_cond_context", None)
+    if ctx is None:
+        return ()
+    loop, conds = [], 0
+    for c in ctx.chain():
+        if getattr(c, "is_loop", False):
+            loop.append((frames.setdefault(c.frame, len(frames)), c.region, conds))
+        else:
+            conds += 1
+    return tuple(loop)
+
+
+def loop_node_attrs(op, after, attrs, frames, node_of, loop_merges):
+    """Attributes of a while loop's node for the compiler: a Merge reads only its Enter as input (its
+    NextIteration comes later, as attrs["next"]) and knows its loop's number; a LoopCond runs after all of
+    its loop's Merges, so every loop variable is current when it breaks."""
+    frame = op._while_frame
+    attrs.pop("frame_name", None)
+    if op.type == "Merge":
+        attrs["frame"] = frames.setdefault(frame, len(frames))
+    if op.type == "LoopCond":
+        after = after + [node_of[m] for m in frame.merges if m in node_of and node_of[m] not in after]
+    if op.type == "NextIteration":
+        attrs["merge"] = loop_merges[op._while_merge]
+    return after
+
+
+def check_loop_fetches(fetch_tensors, fed):
+    """TF cannot fetch a value from inside a loop either: only the loop's Exits leave it."""
+    for t in fetch_tensors:
+        if t not in fed and frame_of(t.op) is not None:
+            errors.raise_for_op(errors.INVALID_ARGUMENT, t.op,
+                                f"{t.name} is computed inside tf.while_loop '{frame_of(t.op).name}': only the loop's "
+                                "results (its Exit tensors) can be fetched", "Return the value from the loop's body "
+                                "as a loop variable and fetch the loop's output.")
