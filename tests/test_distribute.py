@@ -214,3 +214,24 @@ def test_gradients_are_fused_into_buckets_by_dtype_and_size():
     assert buckets([a, b, d], 800) == [[a, b], [d]]  # 800 fits, 2000 does not
     assert buckets([d, a], 100) == [[d], [a]]  # a tensor above the limit is a bucket alone
 
+
+def test_meta_graph_with_collectives_imports_without_pygraph_distribute(tmp_path):
+    """The collectives' ops register themselves when a file needs them (one process: the identity)."""
+    hvd.init()
+    with tf.Graph().as_default():
+        v = tf.Variable(np.arange(4.0).reshape(2, 2), name="v")
+        hvd.allreduce(v, name="summed", op=hvd.Sum)
+        hvd.allgather(v, name="gathered")
+        tf.train.export_meta_graph(str(tmp_path / "collectives.meta"))
+    reader = f"""
+import sys
+import pygraph as tf
+assert "pygraph.distribute" not in sys.modules
+tf.train.import_meta_graph({str(tmp_path / "collectives.meta")!r})
+with tf.Session() as sess:
+    sess.run(tf.global_variables_initializer())
+    print(sess.run("summed:0").tolist(), sess.run("gathered:0").tolist())
+"""
+    proc = subprocess.run([sys.executable, "-c", reader], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[0] == "[[0.0, 1.0], [2.0, 3.0]] [[0.0, 1.0], [2.0, 3.0]]"
