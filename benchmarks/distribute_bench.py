@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/distribute_bench.py                      # 1 rank
     .venv/bin/mpiexec -n 2 .venv/bin/python benchmarks/distribute_bench.py
 
-Prints, on rank 0, medians of: allreduce of float32 buffers by raw mpi4py Allreduce, by the host service's C
-entry point (what a compiled program calls) and by a compiled one-op program; the W6 MLP step (784-300-100-10,
+Prints, on rank 0, medians of: allreduce of float32 buffers by raw mpi4py Allreduce, by the mpi4py engine's
+Python callback, by the host service's C entry point (what a compiled program calls: the direct MPI engine
+where MPI speaks MPICH's ABI, else that callback) and by a compiled one-op program; the W6 MLP step (784-300-100-10,
 batch 256 split over the ranks) and the W4 full-batch GD step (California housing, rows split over the
 ranks) with and without DistributedOptimizer. The machine is shared: medians of repeated runs.
 """
@@ -49,17 +50,28 @@ def allreduce_rows():
     from mpi4py import MPI
 
     comm = hvd._state.comm
-    fn = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
-                          ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_size_t)(
-        hvd._state.engine.addresses()[0])
+    signature = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
+                                 ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_size_t)
+    callback = signature(hvd._state.engine.addresses()[0])  # the mpi4py engine: a Python callback
+    table = hvd._state.engine.direct_table  # pg_collectives*: {engine, allreduce, ...}, when MPI is called directly
+    engine, direct = ctypes.cast(table, ctypes.POINTER(ctypes.c_void_p * 2)).contents if table else (None, None)
+    service_fn = signature(direct) if direct else None
     err = ctypes.create_string_buffer(1024)
-    for count in (256, 16_384, 262_144, 4_194_304):
+    for count in (256, 16_384, 262_144, 4_194_304, 16_777_216):
         buf = np.ones(count, np.float32)
         addr = buf.ctypes.data
-        barrier()
-        raw = median_time(lambda b=buf: comm.Allreduce(MPI.IN_PLACE, b, op=MPI.SUM))
-        barrier()
-        service = median_time(lambda a=addr, n=count: fn(None, 7, 11, a, n, 1, 0, err, 1024))
+        reps = 2000 if count <= 16_384 else 200 if count <= 262_144 else 20  # microseconds need many samples
+        methods = {"raw": lambda b=buf: comm.Allreduce(MPI.IN_PLACE, b, op=MPI.SUM),
+                   "python": lambda a=addr, n=count: callback(None, 7, 11, a, n, 1, 0, err, 1024)}
+        if direct:
+            methods["service"] = lambda a=addr, n=count: service_fn(engine, 8, 11, a, n, 1, 0, err, 1024)
+        times = {name: [] for name in methods}
+        for _ in range(3):  # alternating rounds: load drift hits every method alike
+            for name, fn in methods.items():
+                barrier()
+                times[name].append(median_time(fn, reps=reps))
+        raw, python = statistics.median(times["raw"]), statistics.median(times["python"])
+        service = statistics.median(times["service"]) if direct else python
         tf.reset_default_graph()
         v = tf.Variable(np.ones(count, np.float32))
         op = hvd.allreduce(v, op=hvd.Sum)
@@ -67,9 +79,9 @@ def allreduce_rows():
         sess.run(tf.global_variables_initializer())
         run = sess.make_callable(op)
         barrier()
-        step = median_time(run)
+        step = median_time(run, reps=reps)
         sess.close()
-        rows.append((count * 4, raw, service, step))
+        rows.append((count * 4, raw, python, service, step))
     return rows
 
 
@@ -145,9 +157,10 @@ def _gd_step(distributed):
 def main():
     hvd.init()
     lines = [f"ranks: {hvd.size()}"]
-    for nbytes, raw, service, step in allreduce_rows():
-        lines.append(f"allreduce {nbytes:>9} B: mpi4py {raw * 1e6:8.1f} us  host service {service * 1e6:8.1f} us "
-                     f"({raw / service:.2f}x)  compiled program {step * 1e6:8.1f} us ({raw / step:.2f}x)  "
+    for nbytes, raw, python, service, step in allreduce_rows():
+        lines.append(f"allreduce {nbytes:>9} B: mpi4py {raw * 1e6:8.1f} us  python callback {python * 1e6:8.1f} us "
+                     f"({raw / python:.2f}x)  host service {service * 1e6:8.1f} us ({raw / service:.2f}x)  "
+                     f"compiled program {step * 1e6:8.1f} us ({raw / step:.2f}x)  "
                      f"mpi4py bus bw {2 * (hvd.size() - 1) / hvd.size() * nbytes / raw / 1e9:.2f} GB/s")
     batch = 256 // hvd.size()
     plain, dist = interleaved(lambda: mlp_step(False, batch), lambda: mlp_step(True, batch))

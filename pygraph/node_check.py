@@ -15,7 +15,7 @@ def check_node(graph, op_type, name, inputs, attrs, output_specs, control_inputs
     """(attrs, output specs) normalised to the op's registered schema, for built and imported nodes
     alike; InvalidArgumentError naming the node and attribute otherwise. Code generation relies on it:
     no attribute reaches generated C++ without being checked against its declared type."""
-    row = registry.REGISTRY.get(op_type) if isinstance(op_type, str) else None
+    row = registry.find(op_type) if isinstance(op_type, str) else None
     if row is None or row.attrs is None:
         raise errors.NotFoundError(None, None, f"Op type not registered '{op_type}' (node '{name}')")
     if not isinstance(attrs, dict) or not all(isinstance(k, str) for k in attrs):

@@ -7,6 +7,8 @@ regression: the lecture's linear regression with every optimizer wrapped in Dist
 kill: rank 1 SIGKILLs itself after two steps; hang: rank 1 stops taking part instead (sleeps); the others train
     on and must fail within the timeout.
 mismatch: rank 1 builds a model with another variable shape.
+accumulate: backward_passes_per_step=2 on the two halves of each rank's shard.
+gather: allgather of tensors with a first dimension that differs by rank.
 """
 
 from __future__ import annotations
@@ -98,6 +100,63 @@ def regression(out):
     np.savez(os.path.join(out, f"rank{hvd.rank()}.npz"), **results)
 
 
+def accumulate(out):
+    """backward_passes_per_step=2, averaged: each rank's shard in two halves, one per step, must make the
+    same updates as one process on the global batch (the regression scenario's reference)."""
+    X_data, y_data = global_batch()
+    Xs, ys = shard(X_data, y_data)
+    half = len(Xs) // 2
+    results = {}
+    for name in ("sgd", "adam"):
+        tf.reset_default_graph()
+        X, y, theta, _ = model(X_data, y_data, np.random.default_rng(100).uniform(-1, 1, (9, 1)), None)
+        step = tf.train.get_or_create_global_step()
+        opt = hvd.DistributedOptimizer(OPTIMIZERS[name](), backward_passes_per_step=2,
+                                       average_aggregated_gradients=True)
+        train_op = opt.minimize(tf.get_default_graph().get_tensor_by_name("mse:0"), global_step=step)
+        with tf.Session() as sess:
+            sess.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
+            if name == "sgd" and hvd.size() > 1:
+                # a step that only accumulates makes no collective: rank 0 takes one alone, while rank 1
+                # waits elsewhere (an allreduce now would wait for rank 1 until the timeout)
+                if hvd.rank() == 0:
+                    sess.run(train_op, feed_dict={X: Xs[:half], y: ys[:half]})
+                    sess.run(tf.local_variables_initializer())  # start the count again
+                    sess.run(step.assign(0))
+                from mpi4py import MPI
+                MPI.COMM_WORLD.Barrier()
+            unchanged = True
+            for _ in range(STEPS):
+                before = sess.run(theta)
+                sess.run(train_op, feed_dict={X: Xs[:half], y: ys[:half]})
+                unchanged &= bool(np.array_equal(sess.run(theta), before))
+                sess.run(train_op, feed_dict={X: Xs[half:], y: ys[half:]})
+            results[f"{name}_final_rank{hvd.rank()}"] = sess.run(theta)
+            results[f"{name}_unchanged_rank{hvd.rank()}"] = unchanged
+            results[f"{name}_global_step_rank{hvd.rank()}"] = sess.run(step)
+    results["direct_problem"] = str(hvd._state.direct_problem)
+    np.savez(os.path.join(out, f"rank{hvd.rank()}.npz"), **results)
+
+
+def gather(out):
+    """allgather of tensors whose first dimension differs by rank (rank r has r + 1 rows), from a constant
+    and from a feed; then a feed whose second dimension differs, which must fail on every rank."""
+    r = hvd.rank()
+    mine = np.arange((r + 1) * 3, dtype=np.float64).reshape(r + 1, 3) + 100 * r
+    fed = tf.placeholder(tf.int32, [None, None])
+    gathered = hvd.allgather(tf.constant(mine))
+    results = {"static_shape": str(gathered.shape)}
+    with tf.Session() as sess:
+        results["constant"] = sess.run(gathered)
+        results["fed"] = sess.run(hvd.allgather(fed), {fed: np.full((2 - r % 2, 2), r, np.int32)})
+        results["empty"] = sess.run(hvd.allgather(fed), {fed: np.zeros((0, 2), np.int32)})
+        try:
+            sess.run(hvd.allgather(fed, name="bad"), {fed: np.zeros((1, 2 + (r == 1)), np.int32)})
+        except tf.errors.InvalidArgumentError as e:
+            results["error"] = str(e)
+    np.savez(os.path.join(out, f"rank{r}.npz"), **results)
+
+
 def kill(out, hang=False):
     X_data, y_data = global_batch()
     Xs, ys = shard(X_data, y_data)
@@ -137,6 +196,6 @@ def mismatch(out):
 
 if __name__ == "__main__":
     hvd.init()
-    scenarios = {"regression": regression, "kill": kill, "hang": lambda out: kill(out, hang=True),
-                 "mismatch": mismatch}
+    scenarios = {"regression": regression, "accumulate": accumulate, "gather": gather, "kill": kill,
+                 "hang": lambda out: kill(out, hang=True), "mismatch": mismatch}
     scenarios[sys.argv[1]](sys.argv[2])

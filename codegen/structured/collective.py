@@ -8,7 +8,7 @@ many small gradients cost one network round, not one each."""
 from __future__ import annotations
 
 from .. import cxx, emit
-from ..dims import numel_expr
+from ..dims import cxx_dims, numel_expr
 from . import common
 
 
@@ -73,21 +73,39 @@ class Broadcast(_Bucket):
 
 
 class Allgather:
-    """One tensor in; out: every rank's tensor stacked along the first dimension (equal shapes on all ranks,
-    which the engine's signature check enforces)."""
+    """One tensor in; out: every rank's tensor stacked along the first dimension, rank 0's first. The first
+    dimension may differ across ranks (as in Horovod): the shape code exchanges every rank's dims (the
+    engine's `exchange`), checks that the others agree and sizes the output; the kernel then gathers
+    counts[r] elements from rank r (`allgather`)."""
 
     def dims(self, lw, node, input_dims):
         d = input_dims[0]
-        return [(lw.table.mul(d[0], node.attrs["size"]),) + tuple(d[1:])]
+        rank, size, nid = len(d), node.attrs["size"], node.id
+        shapes = f"pg_gathered_dims{nid}"
+        lw.table.code.append(
+            f"int64_t {shapes}[{size * rank}];\n"
+            f"{{ const int64_t mine[] = {cxx_dims(d)};\n"
+            + _engine_call(node, "exchange", f"mine, {rank}, {shapes}, {size}") + "\n"
+            f"  for (int r = 0; r < {size}; ++r) for (int k = 1; k < {rank}; ++k) if ({shapes}[r * {rank} + k] != "
+            f"mine[k]) {{ char msg[256]; snprintf(msg, sizeof(msg), \"allgather: dimension %d of the tensor is "
+            f"%lld on rank %d but %lld on this rank; only the first dimension may differ across ranks\", k, "
+            f"(long long){shapes}[r * {rank} + k], r, (long long)mine[k]); "
+            f"return ctx->fail(ctx, PG_INVALID_ARGUMENT, {nid}, msg); }} }}")
+        rows = lw.table.define(f"[&] {{ int64_t s = 0; for (int r = 0; r < {size}; ++r) "
+                               f"s = pg_dadd(s, {shapes}[r * {rank}]); return s; }}()")
+        return [(rows,) + tuple(d[1:])]
 
     def kernel(self, lw, kernel, index):
         node = common.node_of(lw, kernel)
+        d = lw.dims[node.inputs[0]]
         src = lw.buffers[node.inputs[0]].name
         dst = common.out_buf(lw, node).name
-        count = numel_expr(lw.dims[node.inputs[0]])
+        size, rank = node.attrs["size"], len(d)
         code = emit.CODE[node.dtypes[0]]
-        return "", (f"// k{index}: {node.op} {node.name}\n"
-                    + _engine_call(node, "allgather", f"{src}, {dst}, {count}, {code}"))
+        return "", (f"// k{index}: {node.op} {node.name}\n{{ int64_t counts[{size}]; "
+                    f"for (int r = 0; r < {size}; ++r) counts[r] = pg_gathered_dims{node.id}[r * {rank}] * "
+                    f"({numel_expr(d[1:])});\n"
+                    + _engine_call(node, "allgather", f"{src}, {dst}, counts, {size}, {code}") + " }")
 
 
 emit.register_structured("PgAllreduce", Allreduce())

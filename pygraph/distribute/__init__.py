@@ -39,6 +39,7 @@ class _State:
     initialized = False
     comm = None
     engine = None
+    direct_problem = None  # why compiled programs do not call MPI directly (direct.py), or None
     rank, size, local_rank, local_size = 0, 1, 0, 1
 
 
@@ -62,6 +63,7 @@ def init(comm=None):
                                "not installed; pip install 'pygraph[mpi]'") from None
         MPI = None
     if MPI is not None:
+        from . import direct
         from .engine import MPIEngine, abort_on_uncaught
 
         world = (comm or MPI.COMM_WORLD).Dup()  # our own context: user messages never mix with ours
@@ -72,14 +74,16 @@ def init(comm=None):
         local.Free()
         if _state.size > 1:  # one rank keeps the runtime's built-in identity collectives: no callback cost
             _state.engine = MPIEngine(world, MPI)
-            _runtime.set_collectives(0, *_state.engine.addresses())
+            _state.direct_problem = direct.install(_state.engine, world, MPI)
+            if _state.direct_problem:  # another MPI: every call through the mpi4py engine
+                _runtime.set_collectives(0, *_state.engine.addresses())
             abort_on_uncaught(world)
     _state.initialized = True
 
 
 def shutdown():
     """Leave the job: compiled programs go back to one-process collectives."""
-    _runtime.set_collectives(0, 0, 0, 0)
+    _runtime.set_collectives(0, 0, 0, 0, 0)
     if _state.comm is not None:
         _state.comm.Free()
     _state.comm = _state.engine = None

@@ -28,8 +28,11 @@ NUMPY = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.int64}
 _ALLREDUCE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
                               ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p, ctypes.c_size_t)
 _BROADCAST = _ALLREDUCE  # same layout: root in place of op
+_EXCHANGE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
+                             ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_size_t)
 _ALLGATHER = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
-                              ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_void_p, ctypes.c_size_t)
+                              ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_void_p,
+                              ctypes.c_size_t)
 
 
 class CollectiveFailure(Exception):
@@ -56,8 +59,9 @@ class MPIEngine:
         self.broken = None  # the first failure: later collectives fail at once instead of waiting again
         self.stats = {"calls": 0, "bytes": 0}
         self._half_op = None
+        self.direct_table = None  # the pg_collectives* of the direct MPI engine (direct.py), when installed
         self._callbacks = (_ALLREDUCE(self._guard(self._allreduce)), _BROADCAST(self._guard(self._broadcast)),
-                           _ALLGATHER(self._guard(self._allgather)))
+                           _EXCHANGE(self._guard(self._exchange)), _ALLGATHER(self._guard(self._allgather)))
 
     def addresses(self):
         return tuple(ctypes.cast(cb, ctypes.c_void_p).value for cb in self._callbacks)
@@ -118,11 +122,23 @@ class MPIEngine:
             self._wait(self.comm.Ibcast(buf, root=root), "broadcast", key)
             self._count(buf.nbytes)
 
-    def _allgather(self, key, signature, data, out, count, dtype):
+    def _exchange(self, key, signature, mine, n, out, size):
+        """Every rank's n int64 (the dims before an allgather): the first half of an allgather."""
         self._check("allgather", key, signature)
-        if count:
-            src, dst = _view(data, count, dtype), _view(out, count * self.comm.Get_size(), dtype)
-            self._wait(self.comm.Iallgather(src, dst), "allgather", key)
+        if size != self.comm.Get_size():
+            raise CollectiveFailure(FAILED_PRECONDITION, f"pygraph.distribute: the program was built for {size} "
+                                                         f"ranks, but the job has {self.comm.Get_size()}")
+        src, dst = _view(mine, n, 4), _view(out, n * size, 4)
+        self._wait(self.comm.Iallgather(src, dst), "allgather", key)
+
+    def _allgather(self, key, signature, data, out, counts, size, dtype):
+        counts = [int(c) for c in _view(counts, size, 4)]
+        total = sum(counts)
+        if total:  # every rank has the same counts: all skip an empty gather alike
+            src, dst = _view(data, counts[self.comm.Get_rank()], dtype), _view(out, total, dtype)
+            displacements = np.concatenate([[0], np.cumsum(counts)[:-1]]).tolist()
+            self._wait(self.comm.Iallgatherv(src, [dst, counts, displacements, self.MPI._typedict[dst.dtype.char]]),
+                       "allgather", key)
             self._count(dst.nbytes)
 
     def _count(self, nbytes):

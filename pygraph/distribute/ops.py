@@ -48,9 +48,14 @@ def _hash63(text):
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
 
 
-def _describe(kind, tensors):
-    parts = [f"{t.name} {t.dtype.name} {list(t.shape.as_list()) if t.shape.ndims is not None else '?'}"
-             for t in tensors]
+def _describe(kind, tensors, any_rows=False):
+    """Text naming the tensors; any_rows: their first dimension may differ across ranks (not compared)."""
+    def shape(t):
+        if t.shape.ndims is None:
+            return "?"
+        dims = t.shape.as_list()
+        return str(["rows", *dims[1:]] if any_rows else dims).replace("'", "")
+    parts = [f"{t.name} {t.dtype.name} {shape(t)}" for t in tensors]
     return f"{kind} of [" + ", ".join(parts) + "]"
 
 
@@ -68,10 +73,10 @@ def _check(tensors, what):
     return dtype
 
 
-def _collective(op_type, kind, tensors, name, attrs, output_specs=None):
+def _collective(op_type, kind, tensors, name, attrs, output_specs=None, any_rows=False):
     tensors = [convert_to_tensor(t) for t in tensors]
     dtype = _check(tensors, kind)
-    description = _describe(kind, tensors) + "".join(f" {k}={v}" for k, v in sorted(attrs.items()))
+    description = _describe(kind, tensors, any_rows) + "".join(f" {k}={v}" for k, v in sorted(attrs.items()))
     signature = _hash63(description)
     specs = output_specs or [(t.dtype, t.shape) for t in tensors]
     op = make_op(op_type, tensors, specs, name, {"key": 0, "signature": signature, "T": dtype, **attrs})
@@ -100,9 +105,9 @@ def allgather_op(tensor, size, name="HorovodAllgather"):
     if t.shape.ndims == 0:
         raise ValueError(f"allgather needs a tensor of rank >= 1, got scalar {t.name}")
     shape = t.shape.as_list() if t.shape.ndims is not None else None
-    out_shape = None if shape is None else [None if shape[0] is None else shape[0] * size] + shape[1:]
+    out_shape = None if shape is None else [None] + shape[1:]  # the other ranks' first dimensions are unknown
     return _collective("PgAllgather", "allgather", [t], name, {"size": int(size)},
-                       output_specs=[(t.dtype, out_shape)])[0]
+                       output_specs=[(t.dtype, out_shape)], any_rows=True)[0]
 
 
 @RegisterGradient("PgAllreduce")

@@ -8,6 +8,7 @@ from ..graph import get_default_graph
 from ..ops.state import global_variables, group
 from ..train.optimizer import Optimizer
 from . import ops as _ops
+from .accumulate import LocalAggregation
 
 DEFAULT_FUSION_BYTES = 64 << 20  # Horovod's HOROVOD_FUSION_THRESHOLD default
 
@@ -57,41 +58,48 @@ def buckets(tensors, fusion_bytes):
 class DistributedOptimizer(Optimizer):
     """Wraps any pygraph optimizer: compute_gradients averages (op=Average) or sums the gradients over all
     ranks (with one rank it adds nothing), fused into buckets of at most `fusion_bytes` (one engine call
-    each), inside the compiled step; apply_gradients is the wrapped optimizer's."""
+    each), inside the compiled step; apply_gradients is the wrapped optimizer's. backward_passes_per_step=N
+    accumulates N steps' gradients and reduces and applies them every N-th step (accumulate.py)."""
 
     def __init__(self, optimizer, name=None, use_locking=False, device_dense="", device_sparse="",
                  compression=Compression.none, sparse_as_dense=False, backward_passes_per_step=1, op=Average,
-                 fusion_bytes=DEFAULT_FUSION_BYTES):
+                 average_aggregated_gradients=False, fusion_bytes=DEFAULT_FUSION_BYTES):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"DistributedOptimizer wraps a tf.train.Optimizer, got {type(optimizer).__name__}")
         self._fp16 = Compression.check(compression)
-        if backward_passes_per_step != 1:
-            raise NotImplementedError(
-                "pygraph.distribute: backward_passes_per_step > 1 needs tf.cond, which pygraph does not have "
-                "yet; feed a backward_passes_per_step times larger batch instead (the same averaged gradient)")
         if op not in (Average, Sum):
             raise ValueError("op must be hvd.Average or hvd.Sum")
         super().__init__(use_locking, name or f"Distributed{type(optimizer).__name__}")
         self._optimizer = optimizer
         self._op = op
         self._fusion_bytes = int(fusion_bytes)
+        self._aggregation = LocalAggregation(backward_passes_per_step, average_aggregated_gradients, self._name)
+        if backward_passes_per_step == 1:
+            self._aggregation = None
 
     def compute_gradients(self, *args, **kwargs):
         pairs = self._optimizer.compute_gradients(*args, **kwargs)
-        hvd = _hvd()
-        hvd._require_init()
-        if hvd.size() == 1:  # nothing to reduce (as Horovod): one process runs the plain optimizer's step
-            return pairs
-        present = [(i, g) for i, (g, _) in enumerate(pairs) if g is not None]
+        _hvd()._require_init()
+        if self._aggregation is not None:
+            return self._aggregation.compute_gradients(pairs, self._reduce)
+        reduced = iter(self._reduce([g for g, _ in pairs if g is not None]))
+        return [(next(reduced) if g is not None else None, v) for g, v in pairs]
+
+    def _reduce(self, grads):
+        """The gradients reduced over the ranks, in buckets."""
+        if _hvd().size() == 1 or not grads:  # nothing to reduce (as Horovod): the plain optimizer's step
+            return grads
         reduced = {}
-        graph = present[0][1].graph if present else get_default_graph()
+        graph = grads[0].graph
         with graph.as_default(), graph.name_scope(self._name):
-            for bucket in buckets([g for _, g in present], self._fusion_bytes):
+            for bucket in buckets(grads, self._fusion_bytes):
                 outs = _ops.grouped_allreduce(bucket, self._op is Average, name="allreduce_bucket", fp16=self._fp16)
                 reduced.update({id(g): r for g, r in zip(bucket, outs)})
-        return [(reduced[id(g)] if g is not None else None, v) for g, v in pairs]
+        return [reduced[id(g)] for g in grads]
 
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
+        if self._aggregation is not None:
+            return self._aggregation.apply_gradients(self._optimizer, grads_and_vars, global_step, name)
         return self._optimizer.apply_gradients(grads_and_vars, global_step=global_step, name=name)
 
     def get_slot(self, var, name):

@@ -8,6 +8,7 @@ family modules (math.py, array.py, state.py, ...).
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -55,6 +56,19 @@ def register(op_type, kind, numpy=None, stateful=False, attrs=None, check=None):
             raise TypeError(f"register({op_type!r}): attr {name!r} has unknown type {attr_type!r}")
     REGISTRY[op_type] = OpDef(op_type, kind, numpy, stateful, attrs=dict(attrs), check=check)
     return REGISTRY[op_type]
+
+
+# Op types registered by a module imported only when a graph needs them: a meta graph read from a file
+# holds pygraph.distribute's collectives although its reader never imported pygraph.distribute.
+LAZY = {"PgAllreduce": "pygraph.distribute.ops", "PgBroadcast": "pygraph.distribute.ops",
+        "PgAllgather": "pygraph.distribute.ops"}
+
+
+def find(op_type):
+    """The OpDef of op_type, importing the module that registers it when it is one of LAZY; None if none."""
+    if op_type not in REGISTRY and op_type in LAZY:
+        importlib.import_module(LAZY[op_type])
+    return REGISTRY.get(op_type)
 
 
 def lookup(op_type) -> OpDef:

@@ -7,6 +7,7 @@
 
 #include "host_services.h"
 #include "kernel.h"
+#include "mpi_direct.h"
 #include "thread_pool.h"
 
 namespace py = pybind11;
@@ -49,17 +50,20 @@ class KernelError(RuntimeError):
 
   // pygraph.distribute: the engine's C entry points (addresses of functions that live as long as the
   // process, e.g. ctypes callbacks it keeps), or all 0 for the one-process table.
-  m.def("set_collectives", [](uintptr_t engine, uintptr_t allreduce, uintptr_t broadcast, uintptr_t allgather) {
-    if (!allreduce || !broadcast || !allgather) return pygraph::set_collectives(nullptr);
+  m.def("set_collectives", [](uintptr_t engine, uintptr_t allreduce, uintptr_t broadcast, uintptr_t exchange,
+                              uintptr_t allgather) {
+    if (!allreduce || !broadcast || !exchange || !allgather) return pygraph::set_collectives(nullptr);
     // never freed: a call that is running may still read the previous table (a few bytes per init)
     pg_collectives& t = *new pg_collectives();
     t.engine = reinterpret_cast<void*>(engine);
     t.allreduce = reinterpret_cast<decltype(t.allreduce)>(allreduce);
     t.broadcast = reinterpret_cast<decltype(t.broadcast)>(broadcast);
+    t.exchange = reinterpret_cast<decltype(t.exchange)>(exchange);
     t.allgather = reinterpret_cast<decltype(t.allgather)>(allgather);
     pygraph::set_collectives(&t);
-  }, py::arg("engine"), py::arg("allreduce"), py::arg("broadcast"), py::arg("allgather"),
+  }, py::arg("engine"), py::arg("allreduce"), py::arg("broadcast"), py::arg("exchange"), py::arg("allgather"),
      "Install the collective engine that compiled programs call (all 0: one process).");
+  pygraph::bind_direct_mpi(m);  // mpi_direct.cc: the engine that calls MPI's C functions
   m.def("register_op_def", [](uintptr_t address) {
     pygraph::register_op_def(reinterpret_cast<const pg_op_def*>(address));
   }, py::arg("address"), "Make a loaded op library's op table (a pg_op_def*) visible to ctx->find_op.");

@@ -136,12 +136,22 @@ int32_t local_broadcast(void*, int64_t, int64_t, void*, int64_t, int32_t, int32_
   std::snprintf(err, errlen, "broadcast from root rank %d, but there is only one process (rank 0)", root);
   return PG_INVALID_ARGUMENT;
 }
-int32_t local_allgather(void*, int64_t, int64_t, const void* data, void* out, int64_t count, int32_t dtype, char*,
-                        size_t) {
-  if (out != data) std::memcpy(out, data, static_cast<size_t>(count) * dtype_itemsize(dtype));
-  return PG_OK;
+int32_t one_rank(int32_t size, char* err, size_t errlen) {
+  if (size == 1) return PG_OK;
+  std::snprintf(err, errlen, "the program was built for %d ranks, but there is only one process", size);
+  return PG_FAILED_PRECONDITION;
 }
-const pg_collectives kLocalCollectives = {nullptr, local_allreduce, local_broadcast, local_allgather};
+int32_t local_exchange(void*, int64_t, int64_t, const int64_t* mine, int64_t n, int64_t* all, int32_t size, char* err,
+                       size_t errlen) {
+  if (all != mine) std::memcpy(all, mine, static_cast<size_t>(n) * sizeof(int64_t));
+  return one_rank(size, err, errlen);
+}
+int32_t local_allgather(void*, int64_t, int64_t, const void* data, void* out, const int64_t* counts, int32_t size,
+                        int32_t dtype, char* err, size_t errlen) {
+  if (out != data) std::memcpy(out, data, static_cast<size_t>(counts[0]) * dtype_itemsize(dtype));
+  return one_rank(size, err, errlen);
+}
+const pg_collectives kLocalCollectives = {nullptr, local_allreduce, local_broadcast, local_exchange, local_allgather};
 std::atomic<const pg_collectives*> g_collectives{&kLocalCollectives};
 }  // namespace
 

@@ -56,9 +56,14 @@ typedef struct pg_collectives {
   // Replaces `data` with root's.
   int32_t (*broadcast)(void* engine, int64_t key, int64_t signature, void* data, int64_t count, int32_t dtype,
                        int32_t root, char* err, size_t errlen);
-  // `out` (size * count elements) receives every rank's `data`, rank 0's first.
-  int32_t (*allgather)(void* engine, int64_t key, int64_t signature, const void* data, void* out, int64_t count,
-                       int32_t dtype, char* err, size_t errlen);
+  // Allgather, in two calls (ranks may contribute different amounts, as in Horovod): `exchange` writes every
+  // rank's `n` values `mine` into `all` (n per rank, rank 0's first; `size` ranks expected, an error if the
+  // job has another number); `allgather` then writes every rank's `data` into `out`, counts[r] elements from
+  // rank r (counts: `size` entries), rank 0's first.
+  int32_t (*exchange)(void* engine, int64_t key, int64_t signature, const int64_t* mine, int64_t n, int64_t* all,
+                      int32_t size, char* err, size_t errlen);
+  int32_t (*allgather)(void* engine, int64_t key, int64_t signature, const void* data, void* out,
+                       const int64_t* counts, int32_t size, int32_t dtype, char* err, size_t errlen);
 } pg_collectives;
 
 // The host's services, passed to every call. A host (the Python bridge, or the
