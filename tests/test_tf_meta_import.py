@@ -15,8 +15,8 @@ import pygraph as tf
 from pygraph import errors
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tf_train"
-LOSS = {"regression": "mse:0", "mlp": "loss:0"}
-TRAIN_OP = {"regression": "GradientDescent", "mlp": "Adam"}
+LOSS = {"regression": "mse:0", "momentum": "mse:0", "mlp": "loss:0"}
+TRAIN_OP = {"regression": "GradientDescent", "momentum": "Momentum", "mlp": "Adam"}
 
 
 def _restored(model):
@@ -29,7 +29,7 @@ def _restored(model):
     return graph, sess, saver, want, {"X:0": want["X"], "y:0": want["y"]}
 
 
-@pytest.mark.parametrize("model", ["regression", "mlp"])
+@pytest.mark.parametrize("model", ["regression", "momentum", "mlp"])
 def test_restore_and_continue_training_give_tensorflows_numbers(model):
     graph, sess, _, want, feed = _restored(model)
     with graph.as_default():

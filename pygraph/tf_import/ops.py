@@ -70,9 +70,7 @@ def _unary(fn):
 def _reduce(fn):
     def build(node, ins):
         keep = _attr(node, "keep_dims", "b", False)
-        if len(ins) > 1 and isinstance(ins[1], BroadcastAxes):
-            if fn is not _REDUCERS["Sum"]:
-                tensor(node, ins, 1)  # raises: only Sum takes broadcast axes
+        if node.op == "Sum" and len(ins) > 1 and isinstance(ins[1], BroadcastAxes):
             return [_sum_to(node, tensor(node, ins, 0), ins[1].target, keep)]
         axes = static_ints(node, ins, 1, "reduction axes")
         return [fn(_tf())(tensor(node, ins, 0), axis=axes, keepdims=keep, name=_name(node))]
