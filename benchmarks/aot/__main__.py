@@ -7,6 +7,7 @@
   lowest of three medians (the machine is shared); ONNX Runtime on the same weights when --peers-python
   has onnx and onnxruntime (ort_mlp.py builds the model with onnx's helpers), and TF1's Session through
   make_callable when it has tensorflow (tf1_mlp.py, variables holding the same weights).
+- where mlp_run's time goes: its three sgemm calls alone in the same timing loop (gemm_share.c);
 - library size without weights (--weights=file build) and with them embedded;
 - process start to first result of the example program (median of 20 runs);
 - pygraph-compile wall time from a Saver checkpoint, cold (empty module cache) and warm, and the CMake build.
@@ -82,6 +83,26 @@ def c_bench(artifact, work, march, reps, threads):
     return out, build
 
 
+def gemm_share(artifact, build, work, reps, threads):
+    """Rows: mlp_run beside its three OpenBLAS sgemm calls alone (gemm_share.c), timed in one loop."""
+    import scipy_openblas32
+
+    exe = work / "gemm-share"
+    blas = scipy_openblas32.get_lib_dir()
+    subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", str(HERE / "gemm_share.c"),
+                    f"-I{artifact}", str(build / "libmlp.a"), f"-L{blas}", "-lscipy_openblas", f"-Wl,-rpath,{blas}",
+                    "-lstdc++", "-lpthread", "-lm", "-o", str(exe)], check=True)
+    rows = []
+    for batch in (1, 256):
+        runs = [[float(v) for v in subprocess.run([str(exe), str(batch), str(reps), str(threads)],
+                                                  capture_output=True, text=True, check=True).stdout.split()]
+                for _ in range(3)]
+        gemm, run = min(r[0] for r in runs), min(r[1] for r in runs)
+        rows.append((f"MLP batch {batch}: its 3 sgemm calls alone / mlp_run (same loop)",
+                     f"{gemm:.1f} / {run:.1f} us ({100 * gemm / run:.0f}%)"))
+    return rows
+
+
 def peer_rows(sess, X, logits, work, args):
     """ONNX Runtime and TF1's Session on the same weights, in the peers' Python (their own processes: no second
     numpy or OpenBLAS here). Each script checks its logits against pygraph's first."""
@@ -146,6 +167,8 @@ def main():
             times, build = c_bench(art, work, march, args.reps, args.threads)
             for batch, us in times.items():
                 rows.append((f"MLP batch {batch}: C mlp_run, -march {march} ({args.threads} threads)", f"{us:.1f} us"))
+            if march == "portable":
+                rows += gemm_share(art, build, work, args.reps, args.threads)
         embedded = build / "libmlp.so"
         filed = aot.compile(sess, [X], [logits], work / "mlp-file", name="mlp", weights="file")
         fbuild = aot.build(filed, test=False)
