@@ -58,9 +58,26 @@ def test_tf_written_meta_graph_and_checkpoint(tmp_path):
     out = np.zeros((5, 1), np.float32)
     assert lib.tfmeta_run(lib.tfmeta_create(None), 5, want["x"].ctypes.data, out.ctypes.data) == 0
     np.testing.assert_allclose(out, want["predictions"], rtol=1e-5, atol=1e-6)
-    # TF's training op needs ops pygraph does not compile: all listed, nothing written
+    # TF's training op (its gradient ops and ApplyGradientDescent) compiles too: a training-step artifact
     status, _, err = aot_models.compile_command(META / "model.ckpt", "--feed", "X:float32[?,9]", "--feed",
                                                 "y:float32[?,1]", "--fetch", "GradientDescent", "--name", "t",
                                                 "-o", tmp_path / "b")
-    assert status == 2 and "unsupported op types" in err and "ApplyGradientDescent" in err, err
-    assert not (tmp_path / "b").exists()
+    assert status == 0, err
+    assert (tmp_path / "b" / "t.h").exists()
+
+
+def test_unsupported_tf_ops_are_all_listed(tmp_path):
+    from tensorboard.compat.proto import attr_value_pb2, graph_pb2, types_pb2
+
+    gd = graph_pb2.GraphDef()
+    f32 = attr_value_pb2.AttrValue(type=types_pb2.DT_FLOAT)
+    for name, op, inputs in (("X", "Placeholder", []), ("s", "Svd", ["X"]), ("l", "Lgamma", ["s"]),
+                             ("y", "Relu", ["l"])):
+        node = gd.node.add(name=name, op=op)
+        node.input.extend(inputs)
+        node.attr["dtype" if op == "Placeholder" else "T"].CopyFrom(f32)
+    (tmp_path / "g.pb").write_bytes(gd.SerializeToString())
+    status, _, err = aot_models.compile_command(tmp_path / "g.pb", "--feed", "X:float32[?,3]", "--fetch", "y",
+                                                "--name", "g", "-o", tmp_path / "out")
+    assert status == 2 and "unsupported op types" in err and "Lgamma (used by 'l')" in err and "Svd" in err, err
+    assert not (tmp_path / "out").exists()

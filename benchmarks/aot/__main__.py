@@ -5,7 +5,9 @@
 - 784-300-100-10 MLP inference, batch 1 and 256: mlp_run called from a small C timing loop (bench_mlp.c,
   static library, portable and native -march) beside pygraph's in-process make_callable; per call, the
   lowest of three medians (the machine is shared); ONNX Runtime on the same weights when --peers-python
-  has onnx and onnxruntime (ort_mlp.py builds the model with onnx's helpers). TF1 is not measured.
+  has onnx and onnxruntime (ort_mlp.py builds the model with onnx's helpers), and TF1's Session through
+  make_callable when it has tensorflow (tf1_mlp.py, variables holding the same weights).
+- where mlp_run's time goes: its three sgemm calls alone in the same timing loop (gemm_share.c);
 - library size without weights (--weights=file build) and with them embedded;
 - process start to first result of the example program (median of 20 runs);
 - pygraph-compile wall time from a Saver checkpoint, cold (empty module cache) and warm, and the CMake build.
@@ -81,10 +83,31 @@ def c_bench(artifact, work, march, reps, threads):
     return out, build
 
 
-def ort_rows(sess, X, logits, work, args):
-    """ONNX Runtime on the same weights, in the peers' Python (its own process: no second numpy here)."""
+def gemm_share(artifact, build, work, reps, threads):
+    """Rows: mlp_run beside its three OpenBLAS sgemm calls alone (gemm_share.c), timed in one loop."""
+    import scipy_openblas32
+
+    exe = work / "gemm-share"
+    blas = scipy_openblas32.get_lib_dir()
+    subprocess.run(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", str(HERE / "gemm_share.c"),
+                    f"-I{artifact}", str(build / "libmlp.a"), f"-L{blas}", "-lscipy_openblas", f"-Wl,-rpath,{blas}",
+                    "-lstdc++", "-lpthread", "-lm", "-o", str(exe)], check=True)
+    rows = []
+    for batch in (1, 256):
+        runs = [[float(v) for v in subprocess.run([str(exe), str(batch), str(reps), str(threads)],
+                                                  capture_output=True, text=True, check=True).stdout.split()]
+                for _ in range(3)]
+        gemm, run = min(r[0] for r in runs), min(r[1] for r in runs)
+        rows.append((f"MLP batch {batch}: its 3 sgemm calls alone / mlp_run (same loop)",
+                     f"{gemm:.1f} / {run:.1f} us ({100 * gemm / run:.0f}%)"))
+    return rows
+
+
+def peer_rows(sess, X, logits, work, args):
+    """ONNX Runtime and TF1's Session on the same weights, in the peers' Python (their own processes: no second
+    numpy or OpenBLAS here). Each script checks its logits against pygraph's first."""
     if not Path(args.peers_python).exists():
-        return [("MLP: ONNX Runtime", f"not measured ({args.peers_python} absent; make bench-peers)")]
+        return [("MLP: ONNX Runtime, TF1 Session", f"not measured ({args.peers_python} absent; make bench-peers)")]
     graph = sess.graph
     names = ("hidden1/kernel", "hidden1/bias", "hidden2/kernel", "hidden2/bias", "outputs/kernel", "outputs/bias")
     values = sess.run([graph.get_tensor_by_name(n + ":0") for n in names])
@@ -92,23 +115,29 @@ def ort_rows(sess, X, logits, work, args):
     npz = work / "mlp.npz"
     np.savez(npz, x_check=x_check, y_check=sess.run(logits, {X: x_check}), **dict(zip(names, values)))
     threads = args.threads
-    out = subprocess.run([args.peers_python, str(HERE / "ort_mlp.py"), str(npz), str(args.reps), str(threads)],
-                         capture_output=True, text=True, check=True).stdout.split("\n")
-    check = float(out[0].split()[1])
-    if check > 1e-4:
-        raise RuntimeError(f"ONNX Runtime's logits differ from pygraph's by {check}: not the same model")
     rows = []
-    for line in out[1:]:
-        if line.strip():
-            batch, us = line.split()
-            rows.append((f"MLP batch {batch}: ONNX Runtime {_ort_version(args)} ({threads} threads)",
-                         f"{float(us):.1f} us"))
+    for script, label in (("ort_mlp.py", f"ONNX Runtime {_peer_version(args, 'onnxruntime')}"),
+                          ("tf1_mlp.py", f"TF {_peer_version(args, 'tensorflow')} Session (tf.compat.v1)")):
+        run = subprocess.run([args.peers_python, str(HERE / script), str(npz), str(args.reps), str(threads)],
+                             capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        if run.returncode != 0:
+            rows.append((f"MLP: {label}", f"failed: {run.stderr.strip().splitlines()[-1:]}"))
+            continue
+        out = run.stdout.split("\n")
+        check = float(out[0].split()[1])
+        if check > 1e-4:
+            raise RuntimeError(f"{label}'s logits differ from pygraph's by {check}: not the same model")
+        for line in out[1:]:
+            parts = line.split()
+            if len(parts) == 2 and parts[0].isdigit():
+                rows.append((f"MLP batch {parts[0]}: {label} ({threads} threads)", f"{float(parts[1]):.1f} us"))
     return rows
 
 
-def _ort_version(args):
-    return subprocess.run([args.peers_python, "-c", "import onnxruntime; print(onnxruntime.__version__)"],
-                          capture_output=True, text=True).stdout.strip()
+def _peer_version(args, module):
+    out = subprocess.run([args.peers_python, "-c", f"import {module}; print({module}.__version__)"],
+                         capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")).stdout
+    return (out.strip().splitlines() or ["(not installed)"])[-1]
 
 
 def main():
@@ -132,12 +161,14 @@ def main():
             x = rng.standard_normal((batch, 784)).astype(np.float32)
             us = median_us(lambda x=x: call(x), args.reps)
             rows.append((f"MLP batch {batch}: make_callable (in process, {args.threads} threads)", f"{us:.1f} us"))
-        rows += ort_rows(sess, X, logits, work, args)
+        rows += peer_rows(sess, X, logits, work, args)
         for march in ("portable", "native"):
             art = aot.compile(sess, [X], [logits], work / f"mlp-{march}", name="mlp", march=march)
             times, build = c_bench(art, work, march, args.reps, args.threads)
             for batch, us in times.items():
                 rows.append((f"MLP batch {batch}: C mlp_run, -march {march} ({args.threads} threads)", f"{us:.1f} us"))
+            if march == "portable":
+                rows += gemm_share(art, build, work, args.reps, args.threads)
         embedded = build / "libmlp.so"
         filed = aot.compile(sess, [X], [logits], work / "mlp-file", name="mlp", weights="file")
         fbuild = aot.build(filed, test=False)

@@ -8,7 +8,6 @@ import os
 import platform
 import shutil
 import subprocess
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -76,12 +75,10 @@ def compile_checkpoint(prefix, feeds, fetches, out_dir, name="model", meta=None,
         raise AotError(f"meta graph {meta} not found (Saver.save writes it beside the checkpoint)")
     if not os.path.isfile(prefix + ".index"):
         raise AotError(f"checkpoint {prefix} not found: no {prefix}.index")
-    if not zipfile.is_zipfile(meta):  # pygraph's meta graphs are zip files; TF's are MetaGraphDef protobufs
-        return _compile_tf_meta(prefix, meta, feeds, fetches, out_dir, name, **kwargs)
     graph = tf.Graph()
     try:
         with graph.as_default():
-            saver = tf.train.import_meta_graph(meta)
+            saver = tf.train.import_meta_graph(meta)  # pygraph's zip or TensorFlow's MetaGraphDef
             if saver is None:
                 raise AotError(f"meta graph {meta} has no variables to restore")
             sess = tf.Session(graph=graph)
@@ -92,46 +89,20 @@ def compile_checkpoint(prefix, feeds, fetches, out_dir, name="model", meta=None,
         return compile(sess, feeds, fetches, out_dir, name=name, _own_graph=True, **kwargs)
 
 
-def _compile_tf_meta(prefix, meta, feeds, fetches, out_dir, name, **kwargs):
-    """A TF-written MetaGraphDef and V2 checkpoint: the fetches' subgraph, its variables from the checkpoint."""
-    from tensorboard.compat.proto import meta_graph_pb2
-
-    import pygraph as tf
-
-    from . import frozen_graph
-
-    doc = meta_graph_pb2.MetaGraphDef()
-    try:
-        doc.ParseFromString(Path(meta).read_bytes())
-    except Exception:  # protobuf's DecodeError
-        raise AotError(f"{meta} is neither a pygraph meta graph nor a TensorFlow MetaGraphDef") from None
-    try:
-        reader = tf.train.NewCheckpointReader(prefix)
-    except (errors.OpError, ValueError, OSError) as e:
-        raise AotError(f"cannot read checkpoint {prefix}: {str(e).splitlines()[0]}") from None
-
-    def value(var_name):
-        if not reader.has_tensor(var_name):
-            raise AotError(f"checkpoint {prefix} has no value for variable '{var_name}'")
-        return reader.get_tensor(var_name)
-
-    graph = tf.Graph()
-    _, variables = frozen_graph.import_frozen(doc.graph_def, [str(f) for f in fetches], graph, value)
-    with graph.as_default():
-        sess = tf.Session(graph=graph)
-        sess.run([v.initializer for v in variables])
-        return compile(sess, feeds, fetches, out_dir, name=name, _own_graph=True, **kwargs)
-
-
 def compile_frozen(path, feeds, fetches, out_dir, name="model", **kwargs):
-    """The command's path for a frozen TensorFlow GraphDef (.pb): constants in the graph, no checkpoint."""
+    """The command's path for a frozen TensorFlow GraphDef (.pb): constants in the graph, no checkpoint. Only
+    the nodes the fetches need are built (frozen graphs often keep training leftovers)."""
     import pygraph as tf
 
-    from . import frozen_graph
+    from ..tf_import.importer import import_graph_def
+    from .frozen_graph import read_graph_def
 
-    gd = frozen_graph.read_graph_def(path)
+    gd = read_graph_def(path)
     graph = tf.Graph()
-    frozen_graph.import_frozen(gd, [str(f) for f in fetches], graph)  # (nodes, no variables)
+    try:
+        import_graph_def(gd, graph, fetches=[str(f) for f in fetches])
+    except errors.OpError as e:
+        raise AotError(f"cannot import {path}: {str(e).splitlines()[0]}") from None
     with graph.as_default():
         return compile(tf.Session(graph=graph), feeds, fetches, out_dir, name=name, _own_graph=True, **kwargs)
 

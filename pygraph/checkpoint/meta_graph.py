@@ -3,8 +3,8 @@ that a new process can rebuild it without the Python code that built it and go o
 
 The file is a zip archive holding `meta_graph.json` (the versioned document: ops in creation order with
 type, name, inputs, control inputs, attrs, output dtypes and shapes; variables; collections; saver) and
-`arrays/<i>.npy` (numeric constants, read back with allow_pickle=False). It is pygraph's own format, not
-TensorFlow's MetaGraphDef protobuf.
+`arrays/<i>.npy` (numeric constants, read back with allow_pickle=False). It is pygraph's own format;
+import_meta_graph also reads TensorFlow's MetaGraphDef protobuf (pygraph/tf_import/meta.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import zipfile
 import numpy as np
 
 from .. import __version__ as _pygraph_version
-from .. import custom_ops, dtypes
+from .. import custom_ops, dtypes, errors
 from ..errors import DataLossError, OpError
 from ..graph import Operation, Tensor, get_default_graph
 from ..ops.cond_contexts import export_contexts, exported_inputs, import_contexts
@@ -170,8 +170,7 @@ def read_meta_graph_file(filename):
     except FileNotFoundError:
         raise OSError(f"File {filename} does not exist.") from None
     except zipfile.BadZipFile:
-        raise ValueError(f"{filename} is not a pygraph meta graph file (TensorFlow's MetaGraphDef protobuf "
-                         "files are not supported)") from None
+        raise ValueError(f"{filename} is not a pygraph meta graph file") from None
     with z:
         try:
             doc = json.loads(z.read(_DOC))
@@ -234,6 +233,8 @@ def import_meta_graph(meta_graph_or_file, clear_devices=False, import_scope=None
         doc, arrays = meta_graph_or_file, meta_graph_or_file.get("arrays")
         if not isinstance(arrays, list) or len(arrays) != doc["num_arrays"]:
             raise ValueError("the meta graph document lacks its arrays (pass what export_meta_graph returned)")
+    elif _is_tf_meta_graph(meta_graph_or_file):
+        return _import_tf(meta_graph_or_file, clear_devices, import_scope)
     else:
         doc, arrays = read_meta_graph_file(meta_graph_or_file)
     graph = get_default_graph()
@@ -259,6 +260,33 @@ def import_meta_graph(meta_graph_or_file, clear_devices=False, import_scope=None
     if saver is not None:
         saver = dict(saver, var_names={k: name(v) for k, v in saver["var_names"].items()})
     return saver
+
+
+def _is_tf_meta_graph(meta_graph_or_file):
+    """A MetaGraphDef message, or an existing file that is not a zip archive (pygraph's format)."""
+    if type(meta_graph_or_file).__name__ == "MetaGraphDef":
+        return True
+    try:
+        path = os.fspath(meta_graph_or_file)
+    except TypeError:
+        return False
+    return os.path.isfile(path) and not zipfile.is_zipfile(path)
+
+
+def _import_tf(meta_graph_or_file, clear_devices, import_scope):
+    from ..tf_import.meta import import_tf_meta_graph, parse_meta_graph
+
+    if import_scope:
+        raise errors.UnimplementedError(None, None, "import_meta_graph(import_scope=...) is not supported for "
+                                        "TensorFlow's MetaGraphDef files; import into a new graph instead")
+    doc = meta_graph_or_file
+    if type(doc).__name__ != "MetaGraphDef":
+        path = os.fspath(meta_graph_or_file)
+        with open(path, "rb") as f:
+            doc = parse_meta_graph(f.read(), path)
+    graph = get_default_graph()
+    with graph._lock:
+        return import_tf_meta_graph(doc, graph)
 
 
 def _roll_back(graph, num_ops, names_in_use, collections):

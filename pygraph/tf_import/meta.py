@@ -1,0 +1,122 @@
+"""tf.train.import_meta_graph for a MetaGraphDef protobuf written by TensorFlow 1.x (or tf.compat.v1):
+the graph (training ops included), its variables and collections, and the Saver's settings. TF's own save/
+restore ops are not rebuilt: pygraph's Saver does their work, keyed by the checkpoint names those ops held,
+so the checkpoints it reads and writes are TF's."""
+
+from __future__ import annotations
+
+import logging
+
+from .. import errors
+from ..summary._protos import proto
+from .importer import import_graph_def, roll_back
+
+_log = logging.getLogger("pygraph.checkpoint")
+_VARIABLE_COLLECTIONS = ("variables", "trainable_variables", "local_variables", "model_variables")
+
+
+def parse_meta_graph(data, source):
+    doc = proto("meta_graph_pb2").MetaGraphDef()
+    try:
+        doc.ParseFromString(data)
+    except Exception:  # noqa: BLE001 (protobuf's DecodeError, or RecursionError on deep nesting)
+        raise ValueError(f"{source} is not a pygraph meta graph file, nor a TensorFlow MetaGraphDef "
+                         "protobuf") from None
+    if not doc.graph_def.node:
+        raise ValueError(f"{source} is not a pygraph meta graph, and as a TensorFlow MetaGraphDef it holds no "
+                         "graph")
+    return doc
+
+
+def _saver_scope(doc):
+    """The name scope of the Saver's ops ("save/"), or None when the meta graph has no SaverDef."""
+    if not doc.HasField("saver_def") or not doc.saver_def.restore_op_name:
+        return None
+    return doc.saver_def.restore_op_name.rpartition("/")[0] + "/"
+
+
+def import_tf_meta_graph(doc, graph):
+    """Rebuilds `doc` (a parsed MetaGraphDef) into `graph`; returns the SaverDef settings as a dict (checkpoint
+    key -> variable op name in var_names) or None when the file has no Saver."""
+    scope = _saver_scope(doc)
+    skip = (lambda n: n.startswith(scope)) if scope else (lambda n: False)
+    saved = (len(graph._ops), dict(graph._names_in_use), {k: list(v) for k, v in graph._collections.items()})
+    import_graph_def(doc.graph_def, graph, skip=skip)
+    try:
+        _rebuild_collections(doc, graph)
+        return _saver_settings(doc, scope) if scope else None
+    except BaseException:
+        roll_back(graph, *saved)
+        raise
+
+
+def _rebuild_collections(doc, graph):
+    from ..ops.state import Variable
+
+    variable_pb2 = proto("variable_pb2")
+    variables = {}
+    with graph.as_default():
+        for key in _VARIABLE_COLLECTIONS:
+            if key not in doc.collection_def:
+                continue
+            for raw in doc.collection_def[key].bytes_list.value:
+                vd = variable_pb2.VariableDef()
+                try:
+                    vd.ParseFromString(raw)
+                except Exception:  # noqa: BLE001 (DecodeError)
+                    raise errors.DataLossError(None, None, f"Malformed meta graph: collection {key!r} holds a "
+                                               "VariableDef that does not parse") from None
+                if vd.variable_name not in variables:
+                    try:
+                        variables[vd.variable_name] = Variable(variable_def={
+                            "variable_name": vd.variable_name, "initializer_name": vd.initializer_name,
+                            "snapshot_name": vd.snapshot_name, "initial_value_name": vd.initial_value_name,
+                            "trainable": vd.trainable})
+                    except (KeyError, ValueError, TypeError) as e:
+                        raise errors.DataLossError(None, None, f"Malformed meta graph: variable "
+                                                   f"{vd.variable_name!r} in collection {key!r}: {e}") from None
+                graph.add_to_collection(key, variables[vd.variable_name])
+    names = {op.name for op in graph.get_operations()}
+    for key, col in doc.collection_def.items():
+        if key in _VARIABLE_COLLECTIONS:
+            continue
+        kind = col.WhichOneof("kind")
+        if kind == "node_list":
+            for name in col.node_list.value:
+                if name.partition(":")[0] in names:
+                    graph.add_to_collection(key, graph.as_graph_element(name))
+        elif kind in ("int64_list", "float_list"):
+            for v in getattr(col, kind).value:
+                graph.add_to_collection(key, v)
+        elif kind is not None:
+            _log.warning("Collection %r of the TensorFlow meta graph holds %s, which pygraph does not read; "
+                         "it is left out.", key, kind)
+
+
+def _saver_settings(doc, scope):
+    """SaverDef fields, with var_names recovered from the restore ops: `save/Assign_k` writes RestoreV2's
+    output k (the tensor named tensor_names[k] in the checkpoint) into a variable."""
+    nodes = {n.name: n for n in doc.graph_def.node if n.name.startswith(scope)}
+    keys = {}
+    for n in nodes.values():
+        if n.op in ("RestoreV2", "RestoreSlice", "Restore") and len(n.input) >= 2:
+            names_node = nodes.get(n.input[1].partition(":")[0])
+            if names_node is not None and names_node.op == "Const":
+                try:
+                    keys[n.name] = [v.decode("utf-8") for v in names_node.attr["value"].tensor.string_val]
+                except UnicodeDecodeError:
+                    raise errors.DataLossError(None, None, f"Malformed meta graph: {names_node.name} holds "
+                                               "checkpoint keys that are not UTF-8") from None
+    var_names = {}
+    for n in nodes.values():
+        if n.op != "Assign" or len(n.input) < 2:
+            continue
+        src, _, k = n.input[1].partition(":")
+        if src in keys and n.input[0].partition(":")[0] not in nodes:
+            k = int(k) if k.isdigit() else 0
+            if k < len(keys[src]):
+                var_names[keys[src][k]] = n.input[0].partition(":")[0]
+    sd = doc.saver_def
+    return {"max_to_keep": sd.max_to_keep, "keep_checkpoint_every_n_hours": sd.keep_checkpoint_every_n_hours,
+            "sharded": sd.sharded, "version": int(sd.version), "var_names": var_names}
+
