@@ -191,6 +191,11 @@ from .ops.state import (  # noqa: E402
     trainable_variables,
     variables_initializer,
 )
+from .ops.var_init import (  # noqa: E402
+    assert_variables_initialized,
+    is_variable_initialized,
+    report_uninitialized_variables,
+)
 from .scopes import (  # noqa: E402
     AUTO_REUSE,
     VariableScope,

@@ -14,4 +14,5 @@ from . import (  # noqa: F401
     registry,
     sorting,
     state,
+    var_init,
 )
