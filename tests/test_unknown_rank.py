@@ -106,6 +106,9 @@ SPECS = {
     "Conv2D": (IMG, lambda x: tf.nn.conv2d(x, _c(FILTER), [1, 1, 1, 1], "SAME")),
     "MaxPool": (IMG, lambda x: tf.nn.max_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "VALID")),
     "AvgPool": (IMG, lambda x: tf.nn.avg_pool(x, [1, 2, 2, 1], [1, 1, 1, 1], "SAME")),
+    # labels of unknown rank (the book's placeholder(tf.int64, shape=(None))); logits need their class count
+    "SparseSoftmaxCrossEntropyWithLogits": (np.array([2, 0], np.int64), lambda y: (
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=_c(X)))),
     # control flow
     "Switch": _unary(_cond), "Merge": _unary(_cond),
     # random (seeded: both builds draw the same numbers), state, summaries

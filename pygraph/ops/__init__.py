@@ -15,4 +15,5 @@ from . import (  # noqa: F401
     sorting,
     state,
     var_init,
+    xent,
 )
