@@ -1,5 +1,6 @@
 """tf.nn: activations, softmax and the cross-entropy losses, as compositions of existing ops, so that
-fusion and gradients come from those ops."""
+fusion and gradients come from those ops; the sparse softmax cross-entropy is TF's own op (ops/xent.py),
+which checks the labels' range."""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
 
 
 def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
-    """Class indices as labels. The class count must be known when the graph is built."""
+    """Class indices as labels (TF's op; a label outside [0, classes) fails the run with TF's
+    InvalidArgumentError). The class count must be known when the graph is built."""
     _named_only("sparse_softmax_cross_entropy_with_logits", _sentinel)
     with op_scope(name, "SparseSoftmaxCrossEntropyWithLogits", [labels, logits]):
         logits = convert_to_tensor(logits, name="logits")
