@@ -192,6 +192,11 @@ from .ops.state import (  # noqa: E402
     trainable_variables,
     variables_initializer,
 )
+from .ops.var_init import (  # noqa: E402
+    assert_variables_initialized,
+    is_variable_initialized,
+    report_uninitialized_variables,
+)
 from .ops.while_loop import while_loop  # noqa: E402
 from .scopes import (  # noqa: E402
     AUTO_REUSE,

@@ -1,8 +1,10 @@
 """tf.nn: activations, softmax and the cross-entropy losses, as compositions of existing ops, so that
-fusion and gradients come from those ops."""
+fusion and gradients come from those ops; the sparse softmax cross-entropy is TF's own op (ops/xent.py),
+which checks the labels' range."""
 
 from __future__ import annotations
 
+from . import dtypes
 from .nn_impl import (  # noqa: F401
     batch_normalization,
     dropout,
@@ -13,16 +15,17 @@ from .nn_impl import (  # noqa: F401
     sigmoid_cross_entropy_with_logits,
     weighted_cross_entropy_with_logits,
 )
+from .ops.array import shape as shape_of
 from .ops.array import stop_gradient
 from .ops.conv import avg_pool, conv2d, max_pool  # noqa: F401
-from .ops.core import convert_to_tensor, op_scope
+from .ops.core import convert_to_tensor, make_op, op_scope
 from .ops.layout import reshape
 from .ops.math import exp, log, negative, relu, sigmoid, softplus, subtract, tanh, truediv  # noqa: F401
 from .ops.nn_ops import bias_add, elu, leaky_relu, relu6, selu, softsign  # noqa: F401
 from .ops.reduce import reduce_max, reduce_sum
 from .ops.reduce_more import l2_loss  # noqa: F401
-from .ops.slicing import one_hot
 from .ops.sorting import top_k  # noqa: F401
+from .shape import TensorShape
 
 
 def _shifted(x, axis):
@@ -66,20 +69,34 @@ def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, 
 
 
 def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
-    """Class indices as labels. The class count must be known when the graph is built."""
+    """Class indices as labels (TF's op; a label outside [0, classes) fails the run with TF's
+    InvalidArgumentError). The class count must be known when the graph is built."""
     _named_only("sparse_softmax_cross_entropy_with_logits", _sentinel)
-    with op_scope(name, "SparseSoftmaxCrossEntropyWithLogits", [labels, logits]) as scope:
+    with op_scope(name, "SparseSoftmaxCrossEntropyWithLogits", [labels, logits]):
         logits = convert_to_tensor(logits, name="logits")
         labels = convert_to_tensor(labels, name="labels")
         if logits.shape.ndims is None or logits.shape.as_tuple()[-1] is None:
             raise ValueError(f"sparse_softmax_cross_entropy_with_logits needs the number of classes (the last "
                              f"dimension of logits) to be known; logits have shape {logits.shape}")
-        lead = logits.shape.as_tuple()[:-1]
-        if labels.shape.ndims is None and sum(d is None for d in lead) <= 1:
-            # labels of unknown rank (the book's placeholder(tf.int64, shape=(None))): logits fix their shape
-            labels = reshape(labels, [-1 if d is None else d for d in lead])
         if labels.shape.ndims is not None and logits.shape.ndims != labels.shape.ndims + 1:
             raise ValueError(f"Rank mismatch: Rank of labels (received {labels.shape.ndims}) should equal rank of "
                              f"logits minus 1 (received {logits.shape.ndims}).")
-        onehot = one_hot(labels, logits.shape.as_tuple()[-1], dtype=logits.dtype)
-        return negative(reduce_sum(onehot * log_softmax(logits), axis=-1), name=scope)
+        op_name = name or "SparseSoftmaxCrossEntropyWithLogits"  # TF names the op as its scope
+        if logits.shape.ndims == 2:  # TF's op directly (labels of unknown rank must be fed as a vector)
+            return _sparse_xent_op(logits, labels, op_name)
+        classes = logits.shape.as_tuple()[-1]
+        cost = _sparse_xent_op(reshape(logits, [-1, classes]), reshape(labels, [-1]), op_name)
+        return reshape(cost, labels.shape.as_list() if labels.shape.is_fully_defined() else shape_of(labels))
+
+
+def _sparse_xent_op(logits, labels, name):
+    if labels.dtype not in (dtypes.int32, dtypes.int64):
+        raise TypeError(f"Value passed to parameter 'labels' has DataType {labels.dtype.name} not in list of allowed "
+                        "values: int32, int64")
+    batch = logits.shape.as_tuple()[0]
+    if labels.shape.ndims is not None:
+        batch = batch if batch is not None else labels.shape.as_tuple()[0]
+    op = make_op("SparseSoftmaxCrossEntropyWithLogits", [logits, labels],
+                 [(logits.dtype, TensorShape([batch])), (logits.dtype, TensorShape([batch, logits.shape[-1].value]))],
+                 name, {"T": logits.dtype, "Tlabels": labels.dtype})
+    return op.outputs[0]

@@ -9,7 +9,7 @@ from .dtypes import DType
 from .feeds import feed_converter
 from .folding import fold_constants, tall_constant_transposed
 from .graph import Operation, Tensor
-from .ops import registry
+from .ops import registry, var_init
 from .ops.core import as_bytes_array, fmt_shape
 from .plan_loops import LOOP_OPS, check_loop_fetches, loop_node_attrs, loop_of_node
 
@@ -154,6 +154,9 @@ class Plan:
         for t, i in self.host_feeds.items():
             env[t] = as_bytes_array(values[i])
         for op in self.host_steps:
+            if op.type in var_init.SESSION_QUERIES:  # answered from the session, not from values
+                env[op.outputs[0]] = var_init.answer(op, self.session._initialized)
+                continue
             fn = registry.lookup(op.type).numpy
             results = fn(op, *[env[t] for t in op.inputs])
             if len(op.outputs) == 1:
@@ -321,7 +324,8 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
     # outputs: fetched tensors computed by the compiled program, and inputs of host ops
     out_index, outputs = {}, []
     wanted = [t for t in fetch_tensors if t not in host_values and t.op not in host_set
-              and t not in host_feeds] + [t for op in host_ops for t in op.inputs
+              and t not in host_feeds] + [t for op in host_ops if op.type not in var_init.SESSION_QUERIES
+                                          for t in op.inputs
                                           if t.op not in host_set and t not in host_values and t not in host_feeds]
     for t in wanted:
         if t not in out_index:
@@ -335,6 +339,8 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
         if op.type in ("Assign",) and op.inputs[0].op.type == "VariableV2":
             writes.add(op.inputs[0].op)
     for op in needed:
+        if op.type in var_init.SESSION_QUERIES:  # asks whether the variable holds a value: not a read
+            continue
         for t in op.inputs:
             if t.op.type == "VariableV2" and not (op.type == "Assign" and t is op.inputs[0]):
                 reads.append((t.op, op))

@@ -90,3 +90,32 @@ def test_batch_normalization_statistics_over_steps(shape):
         np.testing.assert_allclose(got, _bn_reference(xv, [1.5, 0.5, 2.0], [0.1, -0.2, 0.3], xv.mean(axes),
                                                       xv.var(axes), 1e-3), rtol=1e-10, atol=1e-10)
         assert not np.allclose(sess.run(mm), want_mm)
+
+
+def test_batch_normalization_with_a_tensor_flag_runs_the_statistics_in_conds():
+    """TF's smart_cond: the batch statistics and the moving-average updates are built inside cond branches, so
+    a run with training=False computes neither (the branch is skipped), and updates only move when True."""
+    x = tf.placeholder(tf.float64, (None, 3))
+    flag = tf.placeholder(tf.bool, ())
+    y = tf.layers.batch_normalization(x, training=flag, momentum=0.5, name="bn")
+    updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    assert [u.op.type for u in updates] == ["Merge", "Merge"]
+    ops = tf.get_default_graph().get_operations()
+    stats = [op for op in ops if op.type in ("Mean", "SquaredDifference", "AssignSub")]
+    assert len(stats) >= 4 and all(getattr(op, "_cond_context", None) is not None for op in stats)
+    mm = tf.global_variables()[2]
+    xv = RNG.standard_normal((6, 3)) + 2
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        out, _ = sess.run([y, updates], {x: xv, flag: False})
+        np.testing.assert_allclose(out, _bn_reference(xv, np.ones(3), np.zeros(3), np.zeros(3), np.ones(3), 1e-3),
+                                   rtol=1e-12)
+        np.testing.assert_array_equal(sess.run(mm), np.zeros(3))
+        sess.run(updates, {x: xv, flag: True})
+        np.testing.assert_allclose(sess.run(mm), xv.mean(0) * 0.5, rtol=1e-12)
+        # gradients through the conds equal the static training=True layer's
+        y_static = tf.layers.batch_normalization(x, training=True, name="bn", reuse=True)
+        grads = [tf.gradients(tf.reduce_sum(v * tf.sin(v)), x)[0] for v in (y, y_static)]
+        got, want = sess.run(grads, {x: xv, flag: True})
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+        assert np.abs(want).max() > 1e-3

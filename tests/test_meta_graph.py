@@ -152,6 +152,8 @@ def _every_op_graph():
             tf.random_uniform([4], 0, 10, dtype=tf.int64, seed=5), tf.random_shuffle(x, seed=6),
             tf.multinomial(x, 3, seed=7),
             tf.constant([b"ab", b""])]
+    misc += [tf.is_variable_initialized(v), tf.report_uninitialized_variables([v, w]),
+             tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[2, 0], logits=x)]
     misc += [tf.gather(x, [2, 0], axis=1), tf.one_hot(k, 6), broadcast_to_shape_of(tf.constant([1.0, 2.0, 3.0]), x),
              sum_to_shape_of(tf.ones_like(x), tf.constant([[0.0, 0.0, 0.0]]))]  # the last two: gradient helpers
     grads = tf.gradients(tf.reduce_mean(tf.square(tf.matmul(x, w) - 1.0)) + tf.reduce_sum(x * x), [x, w])

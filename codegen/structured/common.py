@@ -96,3 +96,12 @@ def shape_input_dims(lw, node, k, attr="shape"):
     raise NotImplementedError(
         f"pygraph cannot compile '{node.name}' ({node.op}, defined at {node.site}): its shape argument must be "
         "a constant or the result of tf.shape(); a shape computed by other ops is not supported yet.")
+
+
+def axis_of(node, axis, rank, what="axis", extra=0):
+    """`axis` in [0, rank + extra): graphs built on an input of unknown rank keep a negative axis, and its
+    range is checked only here, once the rank fed is known."""
+    if not -(rank + extra) <= axis < rank + extra:
+        raise ValueError(f"{node.op} '{node.name}' (defined at {node.site}): {what} {axis} is out of range for an "
+                         f"input of rank {rank} (expected [{-(rank + extra)}, {rank + extra}))")
+    return axis % (rank + extra)

@@ -73,8 +73,7 @@ class Reshape:
     def dims(self, lw, node, input_dims):
         d = input_dims[0]
         if node.op == "ExpandDims":
-            axis = node.attrs["axis"]
-            axis = axis + len(d) + 1 if axis < 0 else axis
+            axis = common.axis_of(node, node.attrs["axis"], len(d), extra=1)
             return [tuple(d[:axis]) + (1,) + tuple(d[axis:])]
         if node.op == "Squeeze":
             return [self._squeeze(lw, node, d)]
@@ -82,7 +81,7 @@ class Reshape:
 
     def _squeeze(self, lw, node, d):
         axes = node.attrs.get("squeeze_dims") or [k for k, x in enumerate(d) if x == 1]
-        axes = [a % len(d) for a in axes]
+        axes = [common.axis_of(node, a, len(d), "squeeze_dims") for a in axes]
         for a in axes:
             if d[a] != 1:
                 lw.table.check(f"{d[a]} == 1", node.id, common.fail(node.id, [

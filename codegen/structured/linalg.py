@@ -71,7 +71,8 @@ class BatchMatMul:
     def dims(self, lw, node, input_dims):
         a, b = input_dims
         if len(a) != len(b) or len(a) < 3:
-            raise ValueError(f"internal: {node.name}: BatchMatMul needs inputs of the same rank >= 3")
+            raise ValueError(f"BatchMatMul '{node.name}' (defined at {node.site}): needs inputs of the same rank >= "
+                             f"3, got ranks {len(a)} and {len(b)}")
         ta, tb = node.attrs["adj_x"], node.attrs["adj_y"]
         m, ka = (a[-1], a[-2]) if ta else (a[-2], a[-1])
         kb, n = (b[-1], b[-2]) if tb else (b[-2], b[-1])
@@ -112,7 +113,8 @@ class MatrixInverse:
     def dims(self, lw, node, input_dims):
         (d,) = input_dims
         if len(d) < 2:
-            raise ValueError(f"internal: {node.name}: MatrixInverse needs an input of rank >= 2")
+            raise ValueError(f"MatrixInverse '{node.name}' (defined at {node.site}): Input must have rank >= 2, got "
+                             f"rank {len(d)}")
         if d[-1] != d[-2]:
             lw.table.check(f"{d[-1]} == {d[-2]}", node.id, common.fail(node.id, ["Input matrix must be square."]))
         return [tuple(d)]

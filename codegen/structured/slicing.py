@@ -26,7 +26,10 @@ class Concat:
         input_dims = input_dims if pack else input_dims[:-1]  # ConcatV2's last input is the axis
         first = input_dims[0]
         rank = len(first) + (1 if pack else 0)
-        axis = node.attrs["axis"] % rank
+        axis = common.axis_of(node, node.attrs["axis"], rank)
+        if len({len(d) for d in input_dims}) != 1:  # built on inputs of unknown rank
+            raise ValueError(f"{node.op} '{node.name}' (defined at {node.site}): the inputs have different ranks "
+                             f"{[len(d) for d in input_dims]}")
         for k, d in enumerate(input_dims[1:], 1):
             for j, (x, y) in enumerate(zip(first, d)):
                 if pack or j != axis:
@@ -57,7 +60,7 @@ class Concat:
 class Unpack:
     def dims(self, lw, node, input_dims):
         d = input_dims[0]
-        axis = node.attrs["axis"] % len(d)
+        axis = common.axis_of(node, node.attrs["axis"], len(d))
         num = node.attrs["num"]
         _check_equal(lw, node, d[axis], num, f"Input shape axis {axis} must equal {num}")
         return [tuple(d[:axis]) + tuple(d[axis + 1:])] * num
@@ -107,7 +110,7 @@ class StridedSlice:
         d = input_dims[0]
         out = []
         begins = lw.__dict__.setdefault("_slice_begins", {}).setdefault(node.id, {})
-        for item in node.attrs["spec"]:
+        for item in _full_spec(node, len(d)):
             if item[0] == "new":
                 out.append(1)
             elif item[0] == "index":
@@ -135,7 +138,7 @@ class StridedSlice:
         base, strides = [], []
         begins = lw.__dict__["_slice_begins"][node.id]
         sizes = iter(out.dims)  # one output dim per "new" or "range" item
-        for item in node.attrs["spec"]:
+        for item in _full_spec(node, len(d)):
             if item[0] == "new":
                 next(sizes)
                 strides.append("0")
@@ -162,7 +165,7 @@ class StridedSlice:
 class Gather:
     def dims(self, lw, node, input_dims):
         p, idx = input_dims[0], input_dims[1]
-        axis = node.attrs["axis"] % len(p)
+        axis = common.axis_of(node, node.attrs["axis"], len(p))
         return [tuple(p[:axis]) + tuple(idx) + tuple(p[axis + 1:])]
 
     def kernel(self, lw, kernel, index):
@@ -186,7 +189,7 @@ class OneHot:
     def dims(self, lw, node, input_dims):
         d = input_dims[0]
         axis = node.attrs["axis"]
-        axis = len(d) if axis == -1 else axis
+        axis = len(d) if axis == -1 else common.axis_of(node, axis, len(d), extra=1)
         int_lit(node.attrs["depth"], 0)  # a typed, non-negative int: it becomes a static dim
         return [tuple(d[:axis]) + (node.attrs["depth"],) + tuple(d[axis:])]
 
@@ -206,6 +209,17 @@ class OneHot:
                  f"      for (int64_t i = 0; i < inner; ++i)\n"
                  f"        {out}[(o * {depth} + k) * inner + i] = ({ind}[o * inner + i] == k) ? {on}[0] : {off}[0]; }}")
         return "", block
+
+
+def _full_spec(node, rank):
+    """The spec with an item for every input axis: a slice built on an input of unknown rank names only its
+    leading axes, and keeps the rest whole."""
+    spec = list(node.attrs["spec"])
+    named = sum(1 for item in spec if item[0] != "new")
+    if named > rank:
+        raise ValueError(f"StridedSlice '{node.name}' (defined at {node.site}): Index out of range using input dim "
+                         f"{rank}; the slice names {named} axes")
+    return spec + [("range", None, None, 1, a) for a in range(named, rank)]
 
 
 def _b(bound):

@@ -4,8 +4,9 @@
 training=True normalises with the batch's mean and (biased) variance and its update ops move the moving
 statistics by `1 - momentum` towards them; training=False normalises with the moving statistics. For
 4-D inputs TF1 uses its fused kernel, whose moving variance takes the unbiased batch variance (n / (n - 1));
-so does this layer. A boolean tensor `training` selects between both results (both are computed; the
-update ops then move by 0 when it is False), as TF's smart_cond does until pygraph has tf.cond."""
+so does this layer. A boolean tensor `training` builds tf.conds, as TF's smart_cond does: one picks the batch
+statistics (computed only in its true branch) or the moving ones, and one per moving statistic runs its
+update only when training (else it returns the variable unchanged); UPDATE_OPS holds those conds' outputs."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from ..graph import GraphKeys, add_to_collection
 from ..initializers import ones_initializer, zeros_initializer
 from ..nn_impl import batch_normalization as nn_batch_normalization
 from ..nn_impl import moments
+from ..ops.control_flow import cond
 from ..ops.core import constant, convert_to_tensor, op_scope
-from ..ops.math import cast, where
+from ..ops.math import cast, identity
 from ..ops.state import assign_sub
 from ..scopes import get_variable
 from .base import layer_scope, static_bool
@@ -55,27 +57,40 @@ def batch_normalization(inputs, axis=-1, momentum=0.99, epsilon=1e-3, center=Tru
         static = static_bool(training)
         if static is False:
             return nn_batch_normalization(x, moving_mean, moving_var, beta, gamma, epsilon)
-        mean, variance = moments(x, list(range(rank - 1)))
-        if rank == 4:  # TF's fused kernel reports the unbiased variance for the moving average
-            count = x.shape.as_tuple()[:3]
-            n = cast(_count(x), dtype) if None in count else constant(count[0] * count[1] * count[2], dtype)
-            unbiased = variance * n / (n - constant(1, dtype))
-        else:
-            unbiased = variance
         decay = constant(1.0 - momentum, dtype)
-        if static is None:
-            flag = convert_to_tensor(training, dtype=dtypes.bool_, name="training")
-            if flag.shape.ndims not in (None, 0):
-                raise ValueError(f"training must be a scalar boolean, got shape {flag.shape}")
-            mean, variance = where(flag, mean, moving_mean), where(flag, variance, moving_var)
-            unbiased = where(flag, unbiased, moving_var)
-            decay = where(flag, decay, constant(0.0, dtype))
+        if static is True:
+            mean, variance, unbiased = _batch_statistics(x, rank, dtype)
+            outputs = nn_batch_normalization(x, mean, variance, beta, gamma, epsilon)
+            for var, value in ((moving_mean, mean), (moving_var, unbiased)):
+                add_to_collection(GraphKeys.UPDATE_OPS, _moving_average_update(var, value, decay))
+            return outputs
+        flag = convert_to_tensor(training, dtype=dtypes.bool_, name="training")
+        if flag.shape.ndims not in (None, 0):
+            raise ValueError(f"training must be a scalar boolean, got shape {flag.shape}")
+        mean, variance, unbiased = cond(flag, lambda: _batch_statistics(x, rank, dtype),
+                                        lambda: (identity(moving_mean), identity(moving_var), identity(moving_var)))
         outputs = nn_batch_normalization(x, mean, variance, beta, gamma, epsilon)
-        for var, value, scope in ((moving_mean, mean, "AssignMovingAvg"), (moving_var, unbiased, "AssignMovingAvg")):
-            with op_scope(None, scope, [var, value]) as s:
-                update = assign_sub(var, (var - value) * decay, name=s)
+        for var, value in ((moving_mean, mean), (moving_var, unbiased)):
+            update = cond(flag, lambda var=var, value=value: _moving_average_update(var, value, decay),
+                          lambda var=var: identity(var))
             add_to_collection(GraphKeys.UPDATE_OPS, update)
         return outputs
+
+
+def _batch_statistics(x, rank, dtype):
+    """(mean, variance, the variance for the moving average) over all axes but the last."""
+    mean, variance = moments(x, list(range(rank - 1)))
+    if rank != 4:
+        return mean, variance, variance
+    # TF's fused kernel (4-D inputs) reports the unbiased variance for the moving average
+    count = x.shape.as_tuple()[:3]
+    n = cast(_count(x), dtype) if None in count else constant(count[0] * count[1] * count[2], dtype)
+    return mean, variance, variance * n / (n - constant(1, dtype))
+
+
+def _moving_average_update(var, value, decay):
+    with op_scope(None, "AssignMovingAvg", [var, value]) as s:
+        return assign_sub(var, (var - value) * decay, name=s)
 
 
 def _count(x):

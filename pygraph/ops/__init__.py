@@ -14,4 +14,6 @@ from . import (  # noqa: F401
     registry,
     sorting,
     state,
+    var_init,
+    xent,
 )

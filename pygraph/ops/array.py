@@ -56,8 +56,6 @@ def shape(input, name=None, out_type=dtypes.int32):  # noqa: A002
         x = convert_to_tensor(input, name="input")
         if x.shape.is_fully_defined():
             return constant(np.asarray(x.shape.as_list(), dtype=out_type.np), dtype=out_type, name=scope)
-        if x.shape.ndims is None:
-            raise ValueError(f"tf.shape of {x.name}: pygraph needs the rank of the tensor to be known.")
         return make_op("Shape", [x], [(out_type, TensorShape([x.shape.ndims]))], scope,
                        {"out_type": out_type, "T": x.dtype}).outputs[0]
 
@@ -74,12 +72,11 @@ def size(input, name=None, out_type=dtypes.int32):  # noqa: A002
 
 
 def rank(input, name=None):  # noqa: A002
-    """tf.rank: pygraph always knows ranks when compiling, so this is a constant when the graph knows it."""
+    """tf.rank: a constant when the graph knows the rank, else the run-time length of tf.shape(input)."""
     with op_scope(name, "Rank", [input]) as scope:
         x = convert_to_tensor(input, name="input")
         if x.shape.ndims is None:
-            raise ValueError(f"tf.rank of {x.name}: pygraph needs the rank of the tensor to be known when the graph "
-                             "is built.")
+            return size(shape(x), name=scope)
         return constant(np.int32(x.shape.ndims), name=scope)
 
 

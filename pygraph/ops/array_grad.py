@@ -35,7 +35,7 @@ def _concat_grad(op, grad):
     known, except for one input (its slice is what the others leave)."""
     axis = op.get_attr("axis")
     values = op.inputs[:-1]
-    sizes = [t.shape.as_tuple()[axis] for t in values]
+    sizes = [t.shape[axis].value for t in values]
     if sizes.count(None) > 1:
         raise NotImplementedError(
             f"The gradient of ConcatV2 '{op.name}' needs the sizes along axis {axis} of all but one input; "
@@ -76,14 +76,20 @@ def _tile_grad(op, grad):
     if all(m == 1 for m in multiples):
         return grad, None
     x = op.inputs[0]
-    split = []
-    for d, m in zip(x.shape.as_tuple(), multiples):
-        split += [m, -1 if d is None else d]
-    if split.count(-1) > 1:
+    split, summed_axes = [], []  # grad as [m0, d0, m1, d1, ...], without the m == 1 and with runs of dims merged
+    for d, m in zip(x.shape.as_tuple() or (None,) * len(multiples), multiples):
+        if m != 1:
+            summed_axes.append(len(split))
+            split.append(m)
+        elif split and len(split) - 1 not in summed_axes:  # the previous entry is a dim: merge with it
+            split[-1] = None if d is None or split[-1] is None else split[-1] * d
+            continue
+        split.append(d)
+    if split.count(None) > 1:
         raise NotImplementedError(f"The gradient of Tile '{op.name}' needs all but one dimension of its input "
                                   f"known; the input has shape {x.shape}.")
-    summed = reduce_sum(reshape(grad, split), list(range(0, len(split), 2)))
-    return summed, None
+    summed = reduce_sum(reshape(grad, [-1 if d is None else d for d in split]), summed_axes)
+    return reshape(summed, x.shape.as_list() if x.shape.is_fully_defined() else shape(x)), None
 
 
 @RegisterGradient("Fill")

@@ -105,8 +105,9 @@ def expand_dims(input, axis=None, name=None, dim=None):  # noqa: A002
         x = convert_to_tensor(input, name="input")
         (a,) = static_ints(axis, "the axis of tf.expand_dims")
         rank = x.shape.ndims
-        if rank is None:
-            raise ValueError(f"tf.expand_dims of {x.name}: pygraph needs the rank of the input.")
+        if rank is None:  # a negative axis counts from the rank fed at run time (codegen normalizes it)
+            return make_op("ExpandDims", [x, constant(np.int32(a), name="dim")], [(x.dtype, TensorShape(None))],
+                           scope, {"axis": a, "T": x.dtype, "Tdim": dtypes.int32}).outputs[0]
         if not -rank - 1 <= a <= rank:
             raise ValueError(f"Tried to expand dim index {a} for tensor with {rank} dimensions. for '{scope[:-1]}' "
                              f"(op: 'ExpandDims') with input shapes: {fmt_shape(x.shape)}, [].")
@@ -127,7 +128,12 @@ def squeeze(input, axis=None, name=None, squeeze_dims=None):  # noqa: A002
         x = convert_to_tensor(input, name="input")
         rank = x.shape.ndims
         if rank is None:
-            raise ValueError(f"tf.squeeze of {x.name}: pygraph needs the rank of the input.")
+            if axis is None or (isinstance(axis, (list, tuple)) and not axis):
+                raise ValueError(f"tf.squeeze of {x.name}: pygraph needs `axis` when the rank is unknown (its output "
+                                 "rank would depend on run-time sizes).")
+            axes = tuple(static_ints(axis, "the axis of tf.squeeze"))  # codegen takes them modulo the fed rank
+            return make_op("Squeeze", [x], [(x.dtype, TensorShape(None))], scope,
+                           {"squeeze_dims": axes, "T": x.dtype}).outputs[0]
         dims = x.shape.as_tuple()
         if axis is None or (isinstance(axis, (list, tuple)) and not axis):
             if any(d is None for d in dims):
@@ -172,8 +178,10 @@ def concat(values, axis, name="concat"):
         ranks = {t.shape.ndims for t in ts} - {None}
         if len(ranks) != 1:
             listed = ", ".join(fmt_shape(t.shape) for t in ts)
-            if not ranks:
-                raise ValueError(f"tf.concat: pygraph needs the rank of the values (op '{scope[:-1]}').")
+            if not ranks:  # every rank is unknown: codegen checks them (and the axis) once fed
+                attrs = {"axis": a, "N": len(ts), "T": ts[0].dtype, "Tidx": dtypes.int32}
+                axis_t = constant(np.int32(a), name="axis")
+                return make_op("ConcatV2", ts + [axis_t], [(ts[0].dtype, TensorShape(None))], scope, attrs).outputs[0]
             raise ValueError(f"Shape must be rank {min(ranks)} but is rank {max(ranks)} for '{scope[:-1]}' (op: "
                              f"'ConcatV2') with input shapes: {listed}, [].")
         rank = ranks.pop()
@@ -218,8 +226,9 @@ def stack(values, axis=0, name="stack"):
                 raise ValueError(f"Shapes {fmt_shape(ts[0].shape)} and {fmt_shape(t.shape)} are incompatible "
                                  f"(op Pack '{scope[:-1]}').")
             shape = shape.merge_with(t.shape)
-        if shape.ndims is None:
-            raise ValueError(f"tf.stack: pygraph needs the rank of the values (op '{scope[:-1]}').")
+        if shape.ndims is None:  # codegen checks the ranks and the axis once fed
+            return make_op("Pack", ts, [(ts[0].dtype, TensorShape(None))], scope,
+                           {"axis": int(axis), "N": len(ts), "T": ts[0].dtype}).outputs[0]
         rank = shape.ndims + 1
         if not -rank <= axis < rank:
             raise ValueError(f"Argument `axis` = {axis} not in range [{-rank}, {rank})")
@@ -236,7 +245,11 @@ def unstack(value, num=None, axis=0, name="unstack"):
         x = convert_to_tensor(value, name="value")
         rank = x.shape.ndims
         if rank is None:
-            raise ValueError(f"Cannot infer num from shape {fmt_shape(x.shape)}")
+            if num is None:
+                raise ValueError(f"Cannot infer num from shape {fmt_shape(x.shape)}")
+            op = make_op("Unpack", [x], [(x.dtype, TensorShape(None))] * num, scope,
+                         {"axis": int(axis), "num": num, "T": x.dtype})  # codegen takes the axis modulo the rank
+            return list(op.outputs)
         if not -rank <= axis < rank:
             raise ValueError(f"axis = {axis} not in [{-rank}, {rank})")
         a = axis % rank

@@ -53,11 +53,12 @@ def _rank2(op_type, name, shapes, t):
 def _batch_matmul(a, b, ta, tb, scope):
     """TF1's BatchMatMul: same rank >= 3 on both sides, equal batch dims (checked at run time when unknown)."""
     ra, rb = a.shape.ndims, b.shape.ndims
-    if ra is None or rb is None or ra != rb:
+    ra, rb = (ra if ra is not None else rb), (rb if rb is not None else ra)  # an unknown rank takes the other's
+    if ra != rb:
         raise ValueError(f"tf.matmul of shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} for '{scope[:-1]}': "
-                         "batched matrices need both inputs of the same known rank (broadcasting batch dimensions "
+                         "batched matrices need both inputs of the same rank (broadcasting batch dimensions "
                          "is not supported yet)")
-    da, db = a.shape.as_tuple(), b.shape.as_tuple()
+    da, db = a.shape.with_rank(ra).as_tuple(), b.shape.with_rank(rb).as_tuple()
     batch = []
     for x, y in zip(da[:-2], db[:-2]):
         if x is not None and y is not None and x != y:
@@ -140,8 +141,9 @@ def matrix_inverse(input, adjoint=False, name=None):  # noqa: A002
         if x.shape.ndims is not None and x.shape.ndims < 2:
             raise ValueError(f"Shape must be at least rank 2 but is rank {x.shape.ndims} for '{scope[:-1]}' (op: "
                              f"'MatrixInverse') with input shapes: {fmt_shape(x.shape)}.")
+        attrs = {"adjoint": bool(adjoint), "T": x.dtype}
         if x.shape.ndims is None:
-            raise ValueError(f"tf.matrix_inverse for '{scope[:-1]}': pygraph needs the rank of the input")
+            return make_op("MatrixInverse", [x], [(x.dtype, TensorShape(None))], scope, attrs).outputs[0]
         *batch, r, c = x.shape.as_tuple()
         if r is not None and c is not None and r != c:
             raise ValueError(f"Dimensions must be equal, but are {r} and {c} for '{scope[:-1]}' (op: "

@@ -12,9 +12,13 @@ from .registry import NotDifferentiable, RegisterGradient
 
 
 def _axes(op):
-    """The reduced axes of a reduction op, normalised to ascending non-negative ints."""
+    """The reduced axes of a reduction op, normalised to ascending non-negative ints; on an input of unknown
+    rank, None for all of them, else the non-negative ones ascending, then the negative ones descending."""
     rank = op.inputs[0].shape.ndims
     axes = op.get_attr("axis")
+    if rank is None:
+        return None if axes is None else sorted({a for a in axes if a >= 0}) + sorted({a for a in axes if a < 0},
+                                                                                       reverse=True)
     if axes is None:
         return list(range(rank))
     return sorted({a % rank for a in axes})
@@ -25,9 +29,9 @@ def kept_dims(op, t):
     if op.get_attr("keep_dims"):
         return t
     axes = _axes(op)
-    if axes == list(range(len(axes))):  # leading axes: broadcasting puts them back by itself
+    if axes is None or axes == list(range(len(axes))):  # all or leading axes: broadcasting puts them back
         return t
-    for a in axes:
+    for a in axes:  # in _axes' order, a negative axis counts from the end of the tensor built so far
         t = expand_dims(t, a)
     return t
 

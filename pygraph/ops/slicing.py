@@ -2,7 +2,8 @@
 
 The op has TF's inputs (begin, end, strides constants) and masks; the code generator reads the attr
 `spec`, the key with the ellipsis expanded: ("index", i, axis), ("range", start, stop, step, axis) or
-("new",) per item, with open bounds as None.
+("new",) per item, with open bounds as None. On an input of unknown rank the spec names only the leading
+axes the key names; the code generator keeps the axes after them whole, once the rank is fed.
 """
 
 from __future__ import annotations
@@ -107,14 +108,21 @@ def strided_slice_getitem(tensor, key):
         x = convert_to_tensor(tensor)
         items = _normalize(key)
         rank = x.shape.ndims
-        if rank is None:
-            raise ValueError(f"Slicing {x.name}: pygraph needs the rank of the tensor.")
         consumed = sum(1 for i in items if i[0] in ("index", "range"))
+        if rank is None:  # the spec names the leading axes; the rest, known once fed, are kept whole
+            if any(i[0] == "ellipsis" for i in items[:-1]):
+                raise ValueError(f"Slicing {x.name} of unknown rank: pygraph needs the rank for an ellipsis "
+                                 "before other items (one at the end is fine).")
+            items = [i for i in items if i[0] != "ellipsis"]
+            rank = consumed
+            unknown_rank = True
+        else:
+            unknown_rank = False
         if consumed > rank:
             raise ValueError(f"Index out of range using input dim {rank}; input has only {rank} dims for "
                              f"'{scope[:-1]}' (op: 'StridedSlice') with input shapes: {fmt_shape(x.shape)}.")
         begin, end, strides, masks = _tf_bounds(items)
-        dims = x.shape.as_tuple()
+        dims = (None,) * rank if unknown_rank else x.shape.as_tuple()
         spec, out, axis = [], [], 0
         expanded = []
         for item in items:
@@ -144,6 +152,7 @@ def strided_slice_getitem(tensor, key):
         e_t = constant(np.asarray(end, np.int32), dtype=dtypes.int32, name="stack_1")
         s_t = constant(np.asarray(strides, np.int32), dtype=dtypes.int32, name="stack_2")
         attrs = dict(masks, spec=tuple(spec), T=x.dtype, Index=dtypes.int32)
+        out = None if unknown_rank else out
         return make_op("StridedSlice", [x, b_t, e_t, s_t], [(x.dtype, TensorShape(out))], scope, attrs).outputs[0]
 
 
@@ -167,8 +176,10 @@ def gather(params, indices, validate_indices=None, name=None, axis=0):
                             "values: int32, int64")
         a = _int(axis, "the axis of tf.gather")
         rank = p.shape.ndims
-        if rank is None or i.shape.ndims is None:
-            raise ValueError(f"tf.gather: pygraph needs the ranks of params and indices (op '{scope[:-1]}').")
+        attrs = {"axis": a, "Tparams": p.dtype, "Tindices": i.dtype, "Taxis": dtypes.int32}
+        if rank is None or i.shape.ndims is None:  # codegen takes the axis modulo the rank fed at run time
+            return make_op("GatherV2", [p, i, constant(np.int32(a), name="axis")], [(p.dtype, TensorShape(None))],
+                           scope, attrs).outputs[0]
         if not -rank <= a < rank:
             raise ValueError(f"Shape must be at least rank {a + 1} but is rank {rank} for '{scope[:-1]}' (op: "
                              f"'GatherV2') with input shapes: {fmt_shape(p.shape)}, {fmt_shape(i.shape)}, [].")
@@ -195,13 +206,13 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
         on = convert_to_tensor(1 if on_value is None else on_value, dtype=dtype, name="on_value")
         off = convert_to_tensor(0 if off_value is None else off_value, dtype=dtype, name="off_value")
         rank = i.shape.ndims
-        if rank is None:
-            raise ValueError(f"tf.one_hot: pygraph needs the rank of the indices (op '{scope[:-1]}').")
         axis = -1 if axis is None else int(axis)
-        if not -1 <= axis <= rank:
+        if not -1 <= axis <= (axis if rank is None else rank):
             raise ValueError(f"Expected axis to be -1 or between [0, {rank}).  But received: {axis}")
-        dims = list(i.shape.as_tuple())
-        dims.insert(rank if axis == -1 else axis, depth)
+        dims = None
+        if rank is not None:
+            dims = list(i.shape.as_tuple())
+            dims.insert(rank if axis == -1 else axis, depth)
         depth_t = constant(np.int32(depth), name="depth")
         attrs = {"axis": axis, "depth": depth, "T": dtype, "TI": i.dtype}
         return make_op("OneHot", [i, depth_t, on, off], [(dtype, TensorShape(dims))], scope, attrs).outputs[0]

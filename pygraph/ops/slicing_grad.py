@@ -58,8 +58,8 @@ def _placement(sel, size):
 def _strided_slice_grad(op, grad):
     x = op.inputs[0]
     spec = op.get_attr("spec")
-    dims = x.shape.as_tuple()
     axis_items = [item for item in spec if item[0] != "new"]
+    dims = x.shape.as_tuple() or (None,) * len(axis_items)  # unknown rank: the axes after these are kept whole
     new_axes = [k for k, item in enumerate(i for i in spec if i[0] != "index") if item[0] == "new"]
     g = squeeze(grad, axis=new_axes) if new_axes else grad
     for item in axis_items:
@@ -116,10 +116,11 @@ def _gather_grad(op, grad):
     params, indices = op.inputs[0], op.inputs[1]
     axis = op.get_attr("axis")
     pdims = params.shape.as_tuple()
+    if not params.shape.is_fully_defined() or indices.shape.ndims is None:
+        raise NotImplementedError(f"The gradient of tf.gather '{op.name}' needs the shape of params and the rank "
+                                  f"of indices known; {params.name} has shape {params.shape}, {indices.name} "
+                                  f"{indices.shape}.")
     n, rest = pdims[axis], pdims[:axis] + pdims[axis + 1:]
-    if n is None or None in rest:
-        raise NotImplementedError(f"The gradient of tf.gather '{op.name}' needs the shape of params known; "
-                                  f"{params.name} has shape {params.shape}.")
     irank = indices.shape.ndims
     width = int(np.prod(rest, dtype=np.int64))
     # grad is [pre..., I..., post...]: bring the index axes to the front, then flatten to [J, width]
