@@ -41,6 +41,11 @@ def _binary(fn, value=X, other=POS):
     return (value, lambda x: fn(x, _c(other)))
 
 
+def _loop(x):
+    """A counter loop carrying the input (Enter, Merge, LoopCond, Switch, NextIteration, Exit as TF builds them)."""
+    return tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 2.0), [tf.constant(0), x], back_prop=False)[1]
+
+
 def _cond(x):
     """A cond around the input (Switch and Merge, as tf.cond builds them)."""
     return tf.cond(tf.constant(True), lambda: x * 2.0, lambda: x - 1.0)
@@ -113,12 +118,14 @@ SPECS = {
         tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=_c(X)))),
     # control flow
     "Switch": _unary(_cond), "Merge": _unary(_cond),
+    **{t: _unary(_loop) for t in ("Enter", "Exit", "NextIteration", "LoopCond")},
     # random (seeded: both builds draw the same numbers), state, summaries
     "RandomShuffle": _unary(lambda x: tf.random_shuffle(x, seed=3)),
     "RandomUniform": _unary(lambda x: tf.random_uniform(tf.shape(x), seed=4, dtype=tf.float64)),
     "RandomStandardNormal": _unary(lambda x: tf.random_normal(tf.shape(x), seed=5)),
     "TruncatedNormal": _unary(lambda x: tf.truncated_normal(tf.shape(x), seed=6)),
     "RandomUniformInt": _unary(lambda x: tf.random_uniform(tf.shape(x), 0, 9, tf.int64, seed=7)),
+    "Multinomial": _unary(lambda x: tf.multinomial(x, 4, seed=8)),
     "Assign": _unary(lambda x: tf.assign(tf.Variable(tf.zeros([2, 3], tf.float64)), x)),
     "AssignAdd": _unary(lambda x: tf.assign_add(tf.Variable(tf.ones([2, 3], tf.float64)), x)),
     "AssignSub": _unary(lambda x: tf.assign_sub(tf.Variable(tf.ones([2, 3], tf.float64)), x)),
