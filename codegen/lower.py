@@ -12,6 +12,7 @@ import sys
 from . import (
     cxx,
     emit,
+    epilogue,
     render,
     structured,  # noqa: F401  (registers the structured emitters)
     toolchain,
@@ -70,6 +71,8 @@ def render_request(req, debug=0):
     kernels, kernel_of = fuse(req, order, {(r.node, r.index): d for r, d in lw.dims.items()})
     kernels, moved = fuse_into_reductions(lw, kernels)
     kernel_of = moved or kernel_of
+    kernels, folded = epilogue.fold_sgd_into_gemm(lw, kernels, emit.WRITES_INPUT0)
+    kernel_of = folded or kernel_of
     plan_buffers(lw, kernels, kernel_of)
     blocks = [structured.cond.wrap(lw, k, build_kernel(lw, k, i)) for i, k in enumerate(kernels)]
     blocks = structured.loop.wrap_loops(lw, kernels, blocks)  # a tf.while_loop's kernels inside its `for`
@@ -299,6 +302,8 @@ def build_kernel(lw, kernel, index):
             return "", f"// k{index}: fetch of constant {node.name}\n{dst.name}[0] = {value};"
         return "", (f"// k{index}: fetch of {node.name}\n"
                     f"memcpy({dst.name}, {src.name}, sizeof(*{dst.name}) * ({n}));")
+    if kernel.kind == "gemm_update":
+        return epilogue.kernel(lw, kernel, index)
     return emit.STRUCTURED[kernel.kind].kernel(lw, kernel, index)
 
 

@@ -23,6 +23,26 @@ def _absorbed_transpose(lw, ref):
     return src
 
 
+def gemm_operands(lw, node):
+    """(a, b, ta, tb, m, n, kk) of a MatMul: buffer names and BLAS transpose flags, reading through an
+    absorbed Transpose instead of materialising it."""
+    ta, tb = bool(node.attrs.get("transpose_a", False)), bool(node.attrs.get("transpose_b", False))
+    refs = list(node.inputs)
+    for side in (0, 1):
+        src = _absorbed_transpose(lw, refs[side])
+        if src is not None:
+            refs[side] = src
+            if side == 0:
+                ta = not ta
+            else:
+                tb = not tb
+    a, b = lw.dims[node.inputs[0]], lw.dims[node.inputs[1]]
+    m = a[1] if node.attrs.get("transpose_a") else a[0]
+    kk = a[0] if node.attrs.get("transpose_a") else a[1]
+    n = b[0] if node.attrs.get("transpose_b") else b[1]
+    return lw.buffers[refs[0]].name, lw.buffers[refs[1]].name, ta, tb, m, n, kk
+
+
 class MatMul:
     def dims(self, lw, node, input_dims):
         a, b = input_dims
@@ -40,27 +60,14 @@ class MatMul:
 
     def kernel(self, lw, kernel, index):
         node = common.node_of(lw, kernel)
-        ta, tb = bool(node.attrs.get("transpose_a", False)), bool(node.attrs.get("transpose_b", False))
-        refs = list(node.inputs)
-        for side in (0, 1):  # read through a transpose instead of materialising it
-            src = _absorbed_transpose(lw, refs[side])
-            if src is not None:
-                refs[side] = src
-                if side == 0:
-                    ta = not ta
-                else:
-                    tb = not tb
-        a, b = lw.dims[node.inputs[0]], lw.dims[node.inputs[1]]
-        m = a[1] if node.attrs.get("transpose_a") else a[0]
-        kk = a[0] if node.attrs.get("transpose_a") else a[1]
-        n = b[0] if node.attrs.get("transpose_b") else b[1]
+        a, b, ta, tb, m, n, kk = gemm_operands(lw, node)
         dtype = node.dtypes[0]
         blas = dtype in FLOATS
         if blas:
             lw.libs.add("openblas")
         fail_big = common.fail(node.id, ["MatMul dimensions must be below 2^31 for BLAS"])
         block = common.macros("linalg.cc.j2").matmul(
-            k=index, node=node, T=common.ctype(dtype), a=lw.buffers[refs[0]].name, b=lw.buffers[refs[1]].name,
+            k=index, node=node, T=common.ctype(dtype), a=a, b=b,
             c=common.out_buf(lw, node).name, ta=ta, tb=tb, m=m, n=n, kk=kk, blas=blas, fail_big=fail_big)
         return common.library(lw, "linalg.h.j2"), block
 
