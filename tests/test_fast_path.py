@@ -357,3 +357,27 @@ def test_run_keeps_its_signature_and_sessions_are_collected():
     del sess, call
     gc.collect()
     assert gone() is None
+
+
+def test_the_c_path_keeps_no_references():
+    """Results, errors and fallbacks in C leave every object's reference count as they found it."""
+    import sys
+
+    a = tf.placeholder(tf.float32, (None, 3), name="a")
+    b = tf.placeholder(tf.float32, (None, 3), name="b")
+    s = a + b
+    ok, bad = np.ones((2, 3), np.float32), np.ones((5, 3), np.float32)
+    with tf.Session() as sess:
+        call = sess.make_callable([s, s], [a, b])
+        for _ in range(2):
+            sess.run(s, {a: ok, b: ok}), call(ok, ok)
+        before = [sys.getrefcount(o) for o in (ok, bad, a, b, s)]
+        for _ in range(50):
+            sess.run(s, {a: ok, b: ok})
+            call(ok, ok)
+            sess.run(s, {a: ok, b: ok.tolist()})  # a fallback
+            with pytest.raises(errors.InvalidArgumentError):
+                call(ok, bad)
+            with pytest.raises(errors.InvalidArgumentError):
+                sess.run(s, {a: ok, b: bad})
+        assert [sys.getrefcount(o) for o in (ok, bad, a, b, s)] == before
