@@ -31,7 +31,7 @@ ASAN_VENV := .venv-asan
 ASAN_PY := $(ASAN_VENV)/bin/python
 SANITIZE := address,undefined
 SANITIZE_TESTS ?= tests/test_elementwise.py tests/test_ops_array.py tests/test_ops_linalg.py tests/test_ops_random.py \
-	tests/test_ops_reduce.py tests/test_nn.py tests/test_threads.py
+	tests/test_ops_reduce.py tests/test_nn.py tests/test_threads.py tests/test_fast_path.py
 
 $(ASAN_VENV)/.installed: $(SOURCES)
 	test -x $(ASAN_PY) || $(PYTHON) -m venv $(ASAN_VENV)

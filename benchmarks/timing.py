@@ -30,15 +30,16 @@ class Stats:
         return dict(median=self.median, min=self.min, max=self.max, samples=self.samples, inner=self.inner)
 
 
-def _sample(fn, inner):
-    start = time.perf_counter()
+def _sample(fn, inner, clock=time.perf_counter):
+    start = clock()
     for _ in range(inner):
         fn()
-    return time.perf_counter() - start
+    return clock() - start
 
 
-def measure(fn, per_call=1, quick=False):
-    """Time fn(); `per_call` units of work happen in each call (e.g. 2070 steps for one W5 call)."""
+def measure(fn, per_call=1, quick=False, clock=time.perf_counter):
+    """Time fn(); `per_call` units of work happen in each call (e.g. 2070 steps for one W5 call). clock:
+    time.thread_time counts only this thread's CPU time (steadier on a loaded machine, blind to other threads)."""
     gc_was_enabled = gc.isenabled()
     gc.collect()
     gc.disable()  # a collection inside a sample is noise no framework is responsible for
@@ -48,10 +49,10 @@ def measure(fn, per_call=1, quick=False):
             return _stats([_sample(fn, 1)], 1, per_call)
         warm_until = time.perf_counter() + WARMUP_S
         while time.perf_counter() < warm_until:
-            first = _sample(fn, 1)
+            first = _sample(fn, 1, clock)
         inner = max(1, int(MIN_SAMPLE_S / max(first, 1e-9)))
         samples = int(min(MAX_SAMPLES, max(MIN_SAMPLES, BUDGET_S / (first * inner))))
-        times = [_sample(fn, inner) for _ in range(samples)]
+        times = [_sample(fn, inner, clock) for _ in range(samples)]
         return _stats(times, inner, per_call)
     finally:
         if gc_was_enabled:

@@ -48,6 +48,7 @@ class Plan:
     def __init__(self, session, kernel, converters, static_args, element_outputs, node_ops, reads, writes,
                  host_steps, host_values, compiled, host_feeds):
         self.session = session
+        self.fast = None  # _runtime.FastPlan: the C path of Session.run and make_callable (build_plan)
         self.kernel = kernel
         self.converters = converters
         self.static_args = static_args
@@ -70,6 +71,16 @@ class Plan:
         else:
             self._indexed = False
 
+    @property
+    def kernel(self):
+        return self._kernel
+
+    @kernel.setter
+    def kernel(self, kernel):  # a new callee (a tier swap): the C path waits until _call arms it again
+        self._kernel = kernel
+        if self.fast is not None:
+            self.fast.disarm()
+
     def _check_variables(self):
         init = self.session._initialized
         for var_op, reader in self.reads:
@@ -87,15 +98,21 @@ class Plan:
         try:
             outs = self.kernel(args)
         except _runtime.KernelError as e:
-            code, node, message = e.args
-            if 0 <= node < len(self.feed_checks):
-                self.feed_checks[node](args[node])  # raises ValueError (or Replan) naming both shapes
-            op = self.node_ops[node] if 0 <= node < len(self.node_ops) else None
-            errors.raise_for_op(code, op, message)
+            self._kernel_failed(e, args)
         if not self.ready:
             self.session._initialized.update(self.writes)
             self.ready = all(v in self.session._initialized for v, _ in self.reads)
+        if self.fast is not None and self.upgrade is None and self.ready and not self.fast.armed:
+            self.fast.arm(self.kernel)  # later calls may skip all of the above: nothing left to check
         return outs
+
+    def _kernel_failed(self, e, args):
+        """Raise TF's error for the program's KernelError `e`; args: the call's arguments, feeds first."""
+        code, node, message = e.args
+        if 0 <= node < len(self.feed_checks):
+            self.feed_checks[node](args[node])  # raises ValueError (or Replan) naming both shapes
+        op = self.node_ops[node] if 0 <= node < len(self.node_ops) else None
+        errors.raise_for_op(code, op, message)
 
     def _tier_up(self):
         """At a call boundary: swap in the optimized module once it is ready (codegen/tiers.py). Both
@@ -232,6 +249,7 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
         ref_of[t] = _codegen.Ref(nid, 0)
         return nid
 
+    feed_specs = []  # (dtype, static shape) per compiled feed: what the C path checks
     for i, t in enumerate(feeds):
         if not t.dtype.is_compiled:
             host_feeds[t] = i
@@ -243,6 +261,7 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
                 raise ValueError(f"Feed {t.name} has unknown rank: give the placeholder a shape to use it here.")
             static = (None,) * rank
         add_arg(t.op, t, "feed", static)
+        feed_specs.append((t.dtype.np, static))
         converters.append(feed_converter(t, rank))
 
     folded = session._folded
@@ -364,7 +383,19 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
                 host_steps if on_host else None, host_values, out_index, host_feeds)
     plan.request = request  # the ahead-of-time compiler (pygraph.aot) exports this same program
     plan.kernel_outputs, plan.locked, plan.upgrade = compiled.num_outputs, locks, compiled.upgrade
+    plan.fast = _fast_plan(plan, feed_specs)
     return plan
+
+
+def _fast_plan(plan, feed_specs):
+    """The plan as the C path of run/make_callable sees it (runtime/src/fast_run.cc), or None when its calls
+    need Python: host steps, string feeds, arguments the runtime would copy."""
+    if plan.host_steps is not None or plan.host_feeds or not plan.element_outputs:
+        return None
+    try:
+        return _runtime.FastPlan(feed_specs, plan.static_args, plan.element_outputs, plan._kernel_failed)
+    except ValueError:
+        return None
 
 
 def _guard(op, ref_of):

@@ -100,6 +100,8 @@ class Session:
         self._folded = {}  # Tensor -> ndarray, constant subgraphs evaluated once per session
         self._op_states = {}  # Operation -> ndarray, state of stateful kernels (random counters)
         self._plans = {}  # hashable fetch/feed key -> (Plan, rebuild or None)
+        # the same plans for the C path of run, by identity of the fetched elements and of the feed keys
+        self._fast_cache = _runtime.RunCache()
         self._var_locks = {}  # VariableV2 Operation -> _runtime.VariableLock (use_locking writes)
         # Held while planning (graph walk, folding, compile): threads asking for one new plan build it once,
         # and session dicts change under it. Running a built plan never takes it.
@@ -126,6 +128,7 @@ class Session:
         if "pygraph.codegen.tiers" in sys.modules:  # stop the background compiles only this session wanted
             sys.modules["pygraph.codegen.tiers"].release(self)
         self._plans.clear()
+        self._fast_cache.close()
         self._variables.clear()
         self._initialized.clear()
         self._folded.clear()
@@ -149,6 +152,7 @@ class Session:
         self._closed = True
 
     # -- running
+    @_runtime.fast_run  # a call _fast_cache knows runs in C (runtime/src/fast_run.cc); the rest come here
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         """Run the part of the graph that `fetches` needs and return their values.
 
@@ -220,6 +224,8 @@ class Session:
                     self._plans[key] = entry
                 except TypeError:
                     pass  # unhashable fetch structure: the codegen cache still makes the next plan cheap
+                if plan.fast is not None:  # single fetches and flat lists or tuples of them
+                    self._fast_cache.put(fetches, tuple(feed_dict or ()), plan.fast)
         return entry
 
     def _feed_tensor(self, key):
@@ -272,7 +278,9 @@ class Session:
                     raise RuntimeError("Attempted to use a closed Session.")
                 return run_single()
 
-            return call_single
+            call = call_single
+        if plan.fast is not None:  # C first (fast_run.cc); `call` takes what C does not (or all: nested fetches)
+            return _runtime.FastCallable(plan.fast, self._fast_cache, call, fetches)
         return call
 
     def _op_state(self, op, make):
@@ -341,3 +349,13 @@ class InteractiveSession(Session):
             except (IndexError, ValueError):
                 pass
         super().close()
+
+
+@contextlib.contextmanager
+def fast_path_disabled():
+    """Every run and callable takes the Python path inside (tests compare both; benchmarks time both)."""
+    was = _runtime.set_fast_path(False)
+    try:
+        yield
+    finally:
+        _runtime.set_fast_path(was)

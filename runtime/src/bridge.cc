@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "fast_run.h"
 #include "host_services.h"
 #include "kernel.h"
 #include "mpi_direct.h"
@@ -34,6 +35,7 @@ PYBIND11_MODULE(_runtime, m) {
 class KernelError(RuntimeError):
     """A compiled program reported an error: args are (status code, node index, message)."""
 )", m.attr("__dict__"));
+  pygraph::add_fast_path(m);
 
   py::class_<Kernel>(m, "Kernel")
       .def(py::init([](const std::string& path, int num_outputs) {

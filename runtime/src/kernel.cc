@@ -8,6 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "numpy_abi.h"
 #include "thread_pool.h"
 
 namespace pygraph {
@@ -35,7 +36,23 @@ Module::~Module() {
   if (handle_) dlclose(handle_);
 }
 
-static int32_t dtype_from_numpy(const py::dtype& dt) {
+const NumpyApi& NumpyApi::get() {
+  static const NumpyApi api = [] {
+    py::module_ core = py::detail::import_numpy_core_submodule("multiarray");
+    void** table = static_cast<void**>(PyCapsule_GetPointer(core.attr("_ARRAY_API").ptr(), nullptr));
+    if (!table) throw py::error_already_set();
+    NumpyApi a;  // indices from numpy/__multiarray_api.h (stable across numpy 1.x and 2.x)
+    a.array_type = static_cast<PyTypeObject*>(table[2]);
+    a.descr_from_type = reinterpret_cast<decltype(a.descr_from_type)>(table[45]);
+    a.scalar = reinterpret_cast<decltype(a.scalar)>(table[60]);
+    a.new_from_descr = reinterpret_cast<decltype(a.new_from_descr)>(table[94]);
+    a.set_base_object = reinterpret_cast<decltype(a.set_base_object)>(table[282]);
+    return a;
+  }();
+  return api;
+}
+
+int32_t dtype_code(const py::dtype& dt) {
   char kind = dt.kind();
   py::ssize_t size = dt.itemsize();
   if (kind == 'f') return size == 4 ? PG_FLOAT32 : size == 8 ? PG_FLOAT64 : 0;
@@ -44,19 +61,43 @@ static int32_t dtype_from_numpy(const py::dtype& dt) {
   return 0;
 }
 
-static py::dtype numpy_dtype(int32_t dtype) {
+int numpy_typenum(int32_t dtype) {
+  using api = py::detail::npy_api;
   switch (dtype) {
-    case PG_FLOAT32: return py::dtype::of<float>();
-    case PG_FLOAT64: return py::dtype::of<double>();
-    case PG_INT32: return py::dtype::of<int32_t>();
-    case PG_INT64: return py::dtype::of<int64_t>();
-    case PG_BOOL: return py::dtype::of<bool>();
-    default: throw std::runtime_error("unknown dtype code " + std::to_string(dtype));
+    case PG_FLOAT32: return api::NPY_FLOAT32_;
+    case PG_FLOAT64: return api::NPY_FLOAT64_;
+    case PG_INT32: return api::NPY_INT32_;
+    case PG_INT64: return api::NPY_INT64_;
+    case PG_BOOL: return api::NPY_BOOL_;
+    default: return -1;
   }
 }
 
 namespace {
-void free_capsule(void* p) { std::free(p); }
+void free_capsule(PyObject* capsule) { std::free(PyCapsule_GetPointer(capsule, nullptr)); }
+
+// A fresh output as an ndarray that frees its memory with it; NULL (Python error set) when out of memory.
+PyObject* wrap_output(const OutputSlot& slot) {
+  const NumpyApi& np = NumpyApi::get();
+  Py_intptr_t dims[PG_MAX_RANK];
+  for (int d = 0; d < slot.ndim; ++d) dims[d] = static_cast<Py_intptr_t>(slot.shape[d]);
+  PyObject* owner = PyCapsule_New(slot.data, nullptr, nullptr);  // frees nothing until the array owns it
+  if (!owner) return nullptr;
+  PyObject* descr = np.descr_from_type(numpy_typenum(slot.dtype));
+  PyObject* arr = descr ? np.new_from_descr(np.array_type, descr, slot.ndim, dims, nullptr, slot.data,
+                                            kNpyCContiguous | kNpyAligned | kNpyWriteable, nullptr)
+                        : nullptr;  // new_from_descr steals descr
+  if (!arr) {
+    Py_DECREF(owner);
+    return nullptr;
+  }
+  if (np.set_base_object(arr, owner) < 0) {  // steals owner, also when it fails
+    Py_DECREF(arr);
+    return nullptr;
+  }
+  PyCapsule_SetDestructor(owner, free_capsule);
+  return arr;
+}
 
 // Lends a CallState for one call and gives it back on every exit path (the GIL is held at both ends).
 class BorrowedState {
@@ -126,27 +167,42 @@ py::tuple Kernel::call(const py::list& args) {
       copies.push_back(arr);
     }
     pg_tensor& t = tensors[i];
-    t.dtype = dtype_from_numpy(arr.dtype());
+    t.dtype = dtype_code(arr.dtype());
     if (!t.dtype) throw py::type_error("kernel argument " + std::to_string(i) + " has an unsupported dtype");
     t.ndim = static_cast<int32_t>(arr.ndim());
     for (int d = 0; d < t.ndim; ++d) t.shape[d] = arr.shape(d);
     t.data = const_cast<void*>(arr.data());
   }
 
+  std::vector<PyObject*> outs(num_outputs_);
+  KernelFailure failure;
+  RunResult result = run(tensors.data(), static_cast<int32_t>(nargs), outs.data(), failure);
+  if (result == RunResult::kPythonError) throw py::error_already_set();
+  if (result == RunResult::kFailed) {
+    py::object err = py::module_::import("pygraph._runtime").attr("KernelError");
+    PyErr_SetObject(err.ptr(), py::make_tuple(failure.code, failure.node, failure.message).ptr());
+    throw py::error_already_set();
+  }
+  py::tuple out(num_outputs_);
+  for (int i = 0; i < num_outputs_; ++i) PyTuple_SET_ITEM(out.ptr(), i, outs[i]);  // steals
+  return out;
+}
+
+RunResult Kernel::run(pg_tensor* tensors, int32_t nargs, PyObject** outputs, KernelFailure& failure) {
   BorrowedState borrowed(idle_, num_outputs_);
   CallState& st = *borrowed;
   std::vector<OutputSlot>& slots = st.host.slots();
   for (int i = 0; i < num_outputs_; ++i) {
     OutputSlot& slot = slots[i];
     slot = OutputSlot();
-    py::object& prev = st.cached[i];
+    PyObject* prev = st.cached[i].ptr();
     // only this state holds it, and nothing else can reach it: write the new result into its memory
-    if (prev && Py_REFCNT(prev.ptr()) == 1) {
-      auto arr = py::reinterpret_borrow<py::array>(prev);
-      slot.data = arr.mutable_data();
-      slot.dtype = dtype_from_numpy(arr.dtype());
-      slot.ndim = static_cast<int32_t>(arr.ndim());
-      for (int d = 0; d < slot.ndim; ++d) slot.shape[d] = arr.shape(d);
+    if (prev && Py_REFCNT(prev) == 1) {
+      auto* a = array_fields(prev);
+      slot.data = a->data;
+      slot.dtype = st.cached_dtype[i];
+      slot.ndim = a->nd;
+      for (int d = 0; d < slot.ndim; ++d) slot.shape[d] = a->dimensions[d];
       slot.reused = true;
     }
   }
@@ -158,7 +214,7 @@ py::tuple Kernel::call(const py::list& args) {
   {
     py::gil_scoped_release release;  // every wait below (variable locks, the pool) is without the GIL
     for (VariableLock* l : locks_) l->mu.lock();
-    status = module_->run()(&ctx, tensors.data(), static_cast<int32_t>(nargs));
+    status = module_->run()(&ctx, tensors, nargs);
     for (auto it = locks_.rbegin(); it != locks_.rend(); ++it) (*it)->mu.unlock();
   }
 
@@ -172,25 +228,31 @@ py::tuple Kernel::call(const py::list& args) {
       status = PG_INTERNAL;
       st.host.error_message() = "compiled module did not produce all its outputs (out of memory?)";
     }
-    py::object err = py::module_::import("pygraph._runtime").attr("KernelError");
-    PyErr_SetObject(err.ptr(), py::make_tuple(status, st.host.error_node(), st.host.error_message()).ptr());
-    throw py::error_already_set();
+    failure.code = status;
+    failure.node = st.host.error_node();
+    failure.message = st.host.error_message();
+    return RunResult::kFailed;
   }
 
-  py::tuple result(num_outputs_);
   for (int i = 0; i < num_outputs_; ++i) {
     OutputSlot& slot = slots[i];
     if (slot.reused) {
-      result[i] = st.cached[i];
+      outputs[i] = st.cached[i].inc_ref().ptr();
       continue;
     }
-    std::vector<py::ssize_t> shape(slot.shape, slot.shape + slot.ndim);
-    py::capsule owner(slot.data, free_capsule);
-    py::array arr(numpy_dtype(slot.dtype), shape, {}, slot.data, owner);
-    st.cached[i] = arr;
-    result[i] = arr;
+    PyObject* arr = wrap_output(slot);
+    if (!arr) {  // out of memory: free what nobody owns yet, drop what was handed out
+      for (int j = i; j < num_outputs_; ++j)
+        if (!slots[j].reused) std::free(slots[j].data);
+      for (int j = 0; j < i; ++j) Py_DECREF(outputs[j]);
+      for (auto& c : st.cached) c = py::object();
+      return RunResult::kPythonError;
+    }
+    st.cached[i] = py::reinterpret_borrow<py::object>(arr);
+    st.cached_dtype[i] = slot.dtype;
+    outputs[i] = arr;
   }
-  return result;
+  return RunResult::kOk;
 }
 
 }  // namespace pygraph

@@ -41,9 +41,20 @@ struct VariableLock {
 struct CallState {
   HostState host;
   std::vector<py::object> cached;  // this state's last outputs, reused once nobody else holds them
+  std::vector<int32_t> cached_dtype;
 
-  explicit CallState(int num_outputs) : host(num_outputs), cached(num_outputs) {}
+  explicit CallState(int num_outputs) : host(num_outputs), cached(num_outputs), cached_dtype(num_outputs) {}
 };
+
+// Why a program stopped: its status, the node that reported it (-1: none) and its message.
+struct KernelFailure {
+  int32_t code = 0;
+  int32_t node = -1;
+  std::string message;
+};
+
+// The result of Kernel::run.
+enum class RunResult { kOk, kFailed, kPythonError };
 
 // One compiled program bound to a call site. Any number of threads may call it at once: each call
 // takes its own CallState, and the program runs without the GIL.
@@ -51,8 +62,14 @@ class Kernel {
  public:
   Kernel(std::shared_ptr<Module> module, int num_outputs);
   py::tuple call(const py::list& args);
+  // The core of every call (call above, the fast path in fast_run.cc), entered and left with the GIL held:
+  // runs the program on `tensors` (feeds first, then bound arguments). kOk: outputs[0..num_outputs) hold new
+  // references to the results. kFailed: `failure` says what the program reported. kPythonError: wrapping
+  // an output failed (out of memory) and a Python error is set. Never throws.
+  RunResult run(pg_tensor* tensors, int32_t nargs, PyObject** outputs, KernelFailure& failure);
   void set_locks(const py::list& locks);
   const std::string& path() const { return module_->path(); }
+  int num_outputs() const { return num_outputs_; }
 
  private:
   std::shared_ptr<Module> module_;
