@@ -26,6 +26,9 @@ from .ops import registry
 _RANDOM_KINDS = {"RandomUniform": 0, "RandomStandardNormal": 1, "TruncatedNormal": 2, "RandomUniformInt": 3}
 _WRITES = {"Assign", "AssignAdd", "AssignSub"}
 _STRUCTURAL = {"Arg", "Const", "NoOp", "Switch", "Merge", "RandomShuffle", *_RANDOM_KINDS}
+# integer forms the compiled code refuses (codegen.emit.INT_ERROR_OPS): a zero divisor, a negative power
+_INT_CHECKS = {"FloorDiv": lambda d: d == 0, "FloorMod": lambda d: d == 0, "TruncateDiv": lambda d: d == 0,
+               "TruncateMod": lambda d: d == 0, "Pow": lambda d: d < 0}
 
 
 class Fallback(Exception):
@@ -33,14 +36,29 @@ class Fallback(Exception):
 
 
 def interpretable(nodes):
-    """Whether every node has a numpy reference (custom ops, collectives and the like do not)."""
+    """Whether every node has a numpy reference (custom ops, collectives and the like do not), and no
+    tf.cond needs the compiled code's check that its branches' sizes agree (codegen/structured/cond.py)."""
     for node in nodes:
+        if node.op == "Merge" and _sizes_checked(nodes, node):
+            return False
         if node.op in _STRUCTURAL:
             continue
         row = registry.REGISTRY.get(node.op)
         if row is None or row.numpy is None or row.user_defined:
             return False
     return True
+
+
+def _sizes_checked(nodes, merge):
+    """A Merge whose predicate is computed and whose branches may differ in size: the compiled code refuses
+    different sizes it learns only after sizing the result, which the interpreter (running one branch)
+    cannot see."""
+    false_ref, true_ref, pred = merge.inputs
+    source = nodes[pred.node]
+    if source.op == "Const" or (source.op == "Arg" and source.attrs["kind"] in ("feed", "const")):
+        return False
+    fd, td = nodes[false_ref.node].shapes[false_ref.index], nodes[true_ref.node].shapes[true_ref.index]
+    return fd != td or None in fd
 
 
 class _NodeOp:
@@ -66,7 +84,7 @@ def _call_style(fn):
 
 
 class _Step:
-    __slots__ = ("id", "kind", "fn", "op", "inputs", "guard", "dtypes", "reads_var", "writes")
+    __slots__ = ("id", "kind", "fn", "op", "inputs", "guard", "dtypes", "reads_var", "writes", "refuses")
 
     def __init__(self, node, op):
         self.id = node.id
@@ -77,6 +95,7 @@ class _Step:
         self.writes = node.op in _WRITES
         self.kind = node.op
         self.fn = self.op = None
+        self.refuses = _INT_CHECKS.get(node.op) if node.dtypes[:1] in (("int32",), ("int64",)) else None
         if node.op not in _STRUCTURAL:
             row = registry.lookup(node.op)
             self.op = _NodeOp(op, node.attrs) if op is not None else None
@@ -146,6 +165,8 @@ class Interpreter:
         kind = step.kind
         if kind == "numpy":
             values = [env[r] for r in step.inputs]
+            if step.refuses is not None and np.any(step.refuses(values[1])):
+                raise Fallback(f"node {step.id}: the compiled code reports this")
             if step.writes:
                 result = step.fn(*values)
                 var = values[0]
