@@ -22,7 +22,7 @@ import weakref
 
 from . import toolchain
 
-# Test hook: while cleared, plans keep running the quick build even when the -O3 one is ready.
+# Test hook: while cleared, plans keep running their first tier even when the -O3 module is ready.
 swaps_allowed = threading.Event()
 swaps_allowed.set()
 # A plan without feeds starts its background compile at its second call: one-shot runs (initializers,
@@ -183,7 +183,8 @@ def _stop_all():
 
 
 class Upgrade:
-    """A plan's way from its quick module to the optimized one: `poll` at each call boundary."""
+    """A plan's way from its first tier (interpreter or quick module) to the optimized module: `poll` at each
+    call boundary."""
 
     def __init__(self, key, render, debug, on_ready, start_at=START_AT_CALL):
         self._key = key  # the request's key: plans of one program share one job
