@@ -61,7 +61,7 @@ def _sizes_checked(nodes, merge):
     if source.op == "Const" or (source.op == "Arg" and source.attrs["kind"] in ("feed", "const")):
         return False
     fd, td = nodes[false_ref.node].shapes[false_ref.index], nodes[true_ref.node].shapes[true_ref.index]
-    return fd != td or None in fd
+    return fd is None or td is None or fd != td or None in fd  # None: a rank known only at run time
 
 
 def _find_blas_threads_local():
@@ -158,7 +158,7 @@ class Interpreter:
         env = {}
         for nid, (index, kind, shape) in self._args.items():
             value = args[index]
-            if kind == "feed" and (value.ndim != len(shape) or any(
+            if kind == "feed" and shape is not None and (value.ndim != len(shape) or any(
                     d is not None and d != s for d, s in zip(shape, value.shape))):
                 raise _runtime.KernelError(errors.INVALID_ARGUMENT, nid, "feed shape")  # Plan names both shapes
             env[(nid, 0)] = value
