@@ -42,20 +42,22 @@ def interpretable(nodes):
     """Whether every node has a numpy reference (custom ops, collectives and the like do not), and no
     tf.cond needs the compiled code's check that its branches' sizes agree (codegen/structured/cond.py)."""
     for node in nodes:
-        if node.op == "Merge" and _sizes_checked(nodes, node):
+        if getattr(node, "loop", ()):  # a while loop's body (compiled code only)
             return False
         if node.op in _STRUCTURAL:
             continue
         row = registry.REGISTRY.get(node.op)
         if row is None or row.numpy is None or row.user_defined:
             return False
-    return True
+    return not any(node.op == "Merge" and _sizes_checked(nodes, node) for node in nodes)
 
 
 def _sizes_checked(nodes, merge):
     """A Merge whose predicate is computed and whose branches may differ in size: the compiled code refuses
     different sizes it learns only after sizing the result, which the interpreter (running one branch)
     cannot see."""
+    if len(merge.inputs) != 3:  # not a tf.cond's (false, true, predicate)
+        return True
     false_ref, true_ref, pred = merge.inputs
     source = nodes[pred.node]
     if source.op == "Const" or (source.op == "Arg" and source.attrs["kind"] in ("feed", "const")):
