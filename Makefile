@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-SOURCES := pyproject.toml CMakeLists.txt $(wildcard runtime/src/*) $(wildcard runtime/include/pygraph/*) \
+SOURCES := pyproject.toml CMakeLists.txt codegen/templates/random.h.j2 $(wildcard runtime/src/*) $(wildcard runtime/include/pygraph/*) \
            $(wildcard runtime/include/pygraph/tf/*) $(shell find runtime/include/tensorflow -name "*.h")
 
 .PHONY: demo test test-sanitize bench bench-peers lint clean wheel

@@ -11,10 +11,12 @@ to end, wall time of the whole process).
 "first result" is graph construction + initializer + the first `[train_op, loss]` run, timed inside a
 fresh process after `import` (TF's import alone takes seconds). Each row gives medians over `repeats`
 fresh cache directories (cold) and a second process on the same cache (warm), for pygraph's default
-(tiered: quick -O1 build first, -O3 in the background), for PYGRAPH_OPTIMIZED_ONLY=1 (everything -O3
-before its first call: pygraph before tiers), and for TF 2's tf.compat.v1 when /work/tfvenv (or
+(tiered: the interpreter first, -O3 compiled in the background), for PYGRAPH_OPTIMIZED_ONLY=1 (everything
+-O3 before its first call: pygraph before tiers), and for TF 2's tf.compat.v1 when /work/tfvenv (or
 $TF_PYTHON) has TensorFlow. "optimized" is when the training step's -O3 module took over (tiered only),
-after how many steps. The machine may be shared: compare ratios within one run.
+after how many steps; "interpreted step" the median step while the interpreter served and "step" the
+median of 20 steps after that (or of 20 steps for the other setups). The machine may be shared: compare
+ratios within one run.
 """
 
 from __future__ import annotations
@@ -88,15 +90,25 @@ sess.run(init)
 _, value = sess.run([train, loss], feed)
 first = time.perf_counter() - t0
 assert np.isfinite(value)
-optimized, steps = float("nan"), 0
+optimized, steps, interpreted = float("nan"), 0, [float("nan")]
 if sys.argv[1] == "pygraph" and not tf.config.optimized_only():
     plans = [p for key, (p, _) in sess._plans.items() if len(key) > 1]
+    interpreted = []
     while plans[0].upgrade is not None and time.perf_counter() - t0 < 300:
+        t = time.perf_counter()
         sess.run([train, loss], feed)
+        interpreted.append(time.perf_counter() - t)
         steps += 1
     optimized = time.perf_counter() - t0
+    interpreted = interpreted or [float("nan")]
+after = []
+for _ in range(20):
+    t = time.perf_counter()
+    sess.run([train, loss], feed)
+    after.append(time.perf_counter() - t)
 sess.close()
-print(f"{first * 1e3:.1f} {optimized * 1e3:.1f} {steps}")
+med = lambda v: sorted(v)[len(v) // 2] * 1e3  # noqa: E731
+print(f"{first * 1e3:.1f} {optimized * 1e3:.1f} {steps} {med(interpreted):.3f} {med(after):.3f}")
 """
 
 WORKLOADS = ("small", "mlp1", "mlp4", "mlp16", "mlp32", "w6", "ch11", "lecture")
@@ -117,21 +129,23 @@ def _child(python, framework, kind, cache, optimized_only):
         t0 = time.perf_counter()
         subprocess.run([python, str(ROOT / "examples" / "lecture.py")], env=env, capture_output=True,
                        check=True)
-        return (time.perf_counter() - t0) * 1e3, float("nan"), 0
+        nan = float("nan")
+        return (time.perf_counter() - t0) * 1e3, nan, 0, nan, nan
     out = subprocess.run([python, "-c", CHILD, framework, kind], env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"{framework} {kind} failed:\n{out.stderr[-2000:]}")
-    first, optimized, steps = out.stdout.split()
-    return float(first), float(optimized), int(steps)
+    first, optimized, steps, interpreted, step = out.stdout.split()
+    return float(first), float(optimized), int(steps), float(interpreted), float(step)
 
 
 def _row(name, samples):
     med = lambda i: statistics.median(s[i] for s in samples)  # noqa: E731
-    return name, med(0), med(1), med(2)
+    return name, med(0), med(1), med(2), med(3), med(4)
 
 
 def measure(kind, repeats):
-    """{setup: (cold first ms, warm first ms, optimized-in-use ms, steps until then)} for one workload."""
+    """{setup: (cold first ms, warm first ms, optimized-in-use ms, steps until then, interpreted step ms,
+    step ms after warm-up)} for one workload."""
     rows = {}
     setups = [("pygraph", sys.executable, "pygraph", False), ("pygraph -O3 only", sys.executable, "pygraph", True)]
     tf_python = _tf_python()
@@ -145,19 +159,21 @@ def measure(kind, repeats):
                 cold.append(_child(python, framework, kind, cache, only))
                 warm.append(_child(python, framework, kind, cache, only))
         c, w = _row(label, cold), _row(label, warm)
-        rows[label] = (c[1], w[1], c[2], c[3])
+        rows[label] = (c[1], w[1], c[2], c[3], c[4], w[5])
     return rows
 
 
 def main(argv):
     repeats = int(argv[0]) if argv else 3
     kinds = argv[1:] or WORKLOADS
-    print("| workload | setup | first result, cold (ms) | first result, warm (ms) | -O3 in use after (ms, steps) |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| workload | setup | first result, cold (ms) | first result, warm (ms) | -O3 in use after (ms, steps) "
+          "| interpreted step (ms) | step, warm (ms) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for kind in kinds:
-        for label, (cold, warm, optimized, steps) in measure(kind, repeats).items():
+        for label, (cold, warm, optimized, steps, interp, step) in measure(kind, repeats).items():
             opt = "" if optimized != optimized else f"{optimized:.0f} ({steps:.0f})"
-            print(f"| {kind} | {label} | {cold:.0f} | {warm:.0f} | {opt} |", flush=True)
+            cells = ["" if v != v else f"{v:.3g}" for v in (interp, step)]
+            print(f"| {kind} | {label} | {cold:.0f} | {warm:.0f} | {opt} | {' | '.join(cells)} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,14 @@ The lowering code (and Jinja) is imported only when a program is not already in 
 from .ir import Arg, CompiledProgram, Node, Ref, Request
 
 
-def compile_request(req, debug=0, tiered=False):
+def compile_request(req, debug=0, tiered=False, interpretable=False):
     """A CompiledProgram for `req`: from the request index when it was built before, else lowered,
     rendered and compiled (or found in the module cache by its source).
 
-    tiered: when the optimized (-O3) module is not cached yet, return the quick one (built, or found
-    through its own index entry) with `upgrade` set: a tiers.Upgrade that compiles the optimized one in
-    the background."""
+    tiered: when the optimized (-O3) module is not cached yet, return with `upgrade` set (a tiers.Upgrade
+    that compiles the optimized one in the background) and, as the first tier, no module at all
+    (`path` None: the caller interprets the request) when `interpretable`, else the quick build (built,
+    or found through its own index entry)."""
     import hashlib
 
     from . import request_cache
@@ -27,6 +28,8 @@ def compile_request(req, debug=0, tiered=False):
         quick = request_cache.lookup(quick_key) if tiered else None
         if quick is not None:  # a warm process whose -O3 build never finished: lower again only if needed
             return CompiledProgram(quick, len(req.outputs), "", [], (), _upgrade(req, key, debug, None))
+        if tiered and interpretable:  # nothing to lower or compile before the first call
+            return CompiledProgram(None, len(req.outputs), "", [], (), _upgrade(req, key, debug, None))
     from . import toolchain
     from .lower import render_request
 
@@ -54,7 +57,9 @@ def _upgrade(req, key, debug, rendered):
         source, _, libs = render_request(req, debug)
         return source, libs
 
-    return tiers.Upgrade(render, debug, lambda optimized: request_cache.record(key, optimized))
+    # a fed program (a training or evaluation step) runs again: its compile starts at once
+    start_at = 1 if any(a.kind == "feed" for a in req.args) else tiers.START_AT_CALL
+    return tiers.Upgrade(key, render, debug, lambda optimized: request_cache.record(key, optimized), start_at)
 
 
 __all__ = ["Arg", "Node", "Ref", "Request", "CompiledProgram", "compile_request"]

@@ -1,5 +1,7 @@
-"""The tiered start: a program's first calls run a quick (-O1) build of its source while the -O3 build
-compiles in a background thread; the plan swaps to it at a call boundary (pygraph/plan.py).
+"""The tiered start: a program's first calls run in the interpreter (pygraph/interpreter.py: numpy, no
+compile), or a quick (-O1) build of its source when it holds ops the interpreter lacks (custom ops,
+collectives), while the -O3 build compiles in a background thread; the plan swaps to it at a call
+boundary (pygraph/plan.py).
 
 Both builds come from the same source and take the same arguments (variables, random ops' counters:
 session buffers), so a swap loses or repeats nothing. The background is bounded: one worker thread,
@@ -20,11 +22,11 @@ import weakref
 
 from . import toolchain
 
-# Test hook: while cleared, plans keep running the quick build even when the -O3 one is ready.
+# Test hook: while cleared, plans keep running their first tier even when the -O3 module is ready.
 swaps_allowed = threading.Event()
 swaps_allowed.set()
-# A plan's background compile starts at its second call: one-shot runs (initializers, constant folding)
-# never pay for -O3.
+# A plan without feeds starts its background compile at its second call: one-shot runs (initializers,
+# constant folding) never pay for -O3. A fed plan (a training step) starts it at its first.
 START_AT_CALL = 2
 
 
@@ -64,8 +66,8 @@ class Cancel:
 class Job:
     """One background -O3 compile of one source."""
 
-    def __init__(self, key, source, libs, debug):
-        self.key, self.source, self.libs, self.debug = key, source, libs, debug
+    def __init__(self, key, render, debug, on_ready):
+        self.key, self.render, self.debug, self.on_ready = key, render, debug, on_ready
         self.owners = weakref.WeakSet()  # sessions that want it
         self.cancel = Cancel()
         self.path = None
@@ -86,19 +88,19 @@ class Job:
 
 _cond = threading.Condition()
 _queue = collections.deque()
-_jobs = {}  # toolchain cache key -> Job queued or running
+_jobs = {}  # request key -> Job queued or running
 _worker = None
 _closing = False
 
 
-def submit(source, libs, debug, owner):
-    """The background job compiling `source` at -O3, started or joined on behalf of session `owner`."""
+def submit(key, render, debug, owner, on_ready=lambda path: None):
+    """The background job compiling program `key` at -O3 (its source from `render()`, called in the worker
+    thread; `on_ready(path)` there too once it is built), started or joined on behalf of session `owner`."""
     global _worker
-    key = toolchain.entry_key(source, libs)
     with _cond:
         job = _jobs.get(key)
         if job is None:
-            job = _jobs[key] = Job(key, source, libs, debug)
+            job = _jobs[key] = Job(key, render, debug, on_ready)
             if _closing:
                 _finish(job, Cancelled("the interpreter is exiting"))
                 return job
@@ -148,7 +150,9 @@ def _work():
                 _cond.wait()
             job = _queue.popleft()
         try:
-            path = toolchain.build(job.source, job.libs, job.debug, cancel=job.cancel)
+            source, libs = job.render()  # lowering runs here too, not in the call that starts the job
+            path = toolchain.build(source, libs, job.debug, cancel=job.cancel)
+            job.on_ready(path)  # indexed now: a later process finds it even if no plan swapped it in
         except BaseException as e:  # reaches the plan's next call (Plan._call), never lost here
             with _cond:
                 _finish(job, error=e)
@@ -179,13 +183,15 @@ def _stop_all():
 
 
 class Upgrade:
-    """A plan's way from its quick module to the optimized one: `poll` at each call boundary."""
+    """A plan's way from its first tier (interpreter or quick module) to the optimized module: `poll` at each
+    call boundary."""
 
-    def __init__(self, render, debug, on_ready):
-        self._render = render  # () -> (source, libs): lowered again only when a warm process needs it
-        self._args = None
+    def __init__(self, key, render, debug, on_ready, start_at=START_AT_CALL):
+        self._key = key  # the request's key: plans of one program share one job
+        self._render = render  # () -> (source, libs): lowered (in the worker) only when not rendered yet
         self._debug = debug
-        self._on_ready = on_ready  # called with the optimized module's path once, before the swap
+        self._on_ready = on_ready  # called (in the worker) with the optimized module's path once it is built
+        self._start_at = start_at
         self._calls = 0
         self._lock = threading.Lock()
         self.job = None
@@ -196,7 +202,7 @@ class Upgrade:
         with self._lock:
             self._calls += 1
             if self.job is None:
-                if self._calls >= START_AT_CALL:
+                if self._calls >= self._start_at:
                     self.job = self._submit(owner)
                 return None
             if not self.job.done() or not swaps_allowed.is_set():
@@ -204,12 +210,17 @@ class Upgrade:
             if isinstance(self.job.error, Cancelled):  # dropped for a closed session that shared it
                 self.job = self._submit(owner)
                 return None
-            path = self.job.result()
-            self._on_ready(path)
-            return path
+            return self.job.result()
+
+    def now(self, owner):
+        """The optimized module's path, waiting for its compile (started now if need be): for a call the
+        interpreter cannot run. Raises the compile's error."""
+        with self._lock:
+            if self.job is None or isinstance(self.job.error, Cancelled):
+                self.job = self._submit(owner)
+            job = self.job
+        job.wait()
+        return job.result()
 
     def _submit(self, owner):
-        if self._args is None:
-            source, libs = self._render()
-            self._args = (source, libs, self._debug)
-        return submit(*self._args, owner)
+        return submit(self._key, self._render, self._debug, owner, self._on_ready)

@@ -9,6 +9,7 @@ from .dtypes import DType
 from .feeds import feed_converter
 from .folding import fold_constants, tall_constant_transposed
 from .graph import Operation, Tensor
+from .interpreter import Fallback, Interpreter, interpretable
 from .ops import registry, var_init
 from .ops.core import as_bytes_array, fmt_shape
 from .plan_loops import LOOP_OPS, check_loop_fetches, loop_node_attrs, loop_of_node
@@ -96,7 +97,10 @@ class Plan:
         if not self.ready:
             self._check_variables()
         try:
-            outs = self.kernel(args)
+            outs = self.kernel(args)  # the one callee: a compiled module, or the interpreter until the swap
+        except Fallback:  # the interpreter cannot run this call (it undid its writes): compiled code runs it
+            self._swap(self.tiering.now(self.session))
+            return self._call(args)
         except _runtime.KernelError as e:
             self._kernel_failed(e, args)
         if not self.ready:
@@ -122,12 +126,15 @@ class Plan:
             path = upgrade.poll(self.session)
             if path is None or self.upgrade is not upgrade:
                 return
-            kernel = _runtime.Kernel(path, self.kernel_outputs)
-            if self.locked:
-                kernel.set_locks(self.locked)
         except BaseException:
-            self.upgrade = None  # reported once, here; the quick module keeps serving later calls
+            self.upgrade = None  # reported once, here; the first tier keeps serving later calls
             raise
+        self._swap(path)
+
+    def _swap(self, path):
+        kernel = _runtime.Kernel(path, self.kernel_outputs)
+        if self.locked:
+            kernel.set_locks(self.locked)
         self.kernel = kernel
         self.upgrade = None
 
@@ -370,8 +377,10 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
 
     request = _codegen.Request(nodes, args, outputs, label=_label(fetch_tensors, targets))
     compiled = _codegen.compile_request(request, debug=config.debug_level(),
-                                        tiered=tiered and not config.optimized_only())
-    kernel = _runtime.Kernel(compiled.path, compiled.num_outputs)
+                                        tiered=tiered and not config.optimized_only(),
+                                        interpretable=interpretable(nodes))
+    kernel = (_runtime.Kernel(compiled.path, compiled.num_outputs) if compiled.path is not None
+              else Interpreter(request, node_ops))  # the first tier: nothing compiled yet (codegen/tiers.py)
     locked = [op.inputs[0].op for op in needed if op.type in _ASSIGNS and op.attrs.get("use_locking")
               and op.inputs[0].op.type == "VariableV2"]
     locks = [session._variable_lock(v) for v in dict.fromkeys(locked)]
@@ -384,6 +393,7 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
     plan.request = request  # the ahead-of-time compiler (pygraph.aot) exports this same program
     plan.kernel_outputs, plan.locked, plan.upgrade = compiled.num_outputs, locks, compiled.upgrade
     plan.fast = _fast_plan(plan, feed_specs)
+    plan.tiering = compiled.upgrade  # kept after the swap: a call the interpreter refuses waits for -O3
     return plan
 
 

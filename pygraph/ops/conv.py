@@ -70,6 +70,12 @@ def _row(op, name):
     return op.attrs[name]
 
 
+def _window(op):
+    return op.attrs["ksize"], op.attrs["strides"], op.attrs["padding"]
+
+
+from . import conv_reference as ref  # noqa: E402 (it reads out_size and pad_before above)
+
 registry.register("Conv2D", registry.STRUCTURED,
                   numpy=lambda x, f, op: np_conv2d(x, f, _row(op, "strides"), _row(op, "padding")),
                   attrs={"strides": "list(int)", "padding": "string", "data_format": "string",
@@ -77,12 +83,16 @@ registry.register("Conv2D", registry.STRUCTURED,
                   check=lambda a, i, o: _check_window(a, i, "strides", True))
 # the size inputs' values also as attrs when known at build time (like Fill's "shape"): code generation
 # reads the attr, or else the dims of the tensor a Shape op measured
-registry.register("Conv2DBackpropInput", registry.STRUCTURED, numpy=None,
+registry.register("Conv2DBackpropInput", registry.STRUCTURED,
+                  numpy=lambda s, f, dy, op: ref.np_conv2d_backprop_input(s, f, dy, _row(op, "strides"),
+                                                                          _row(op, "padding")),
                   attrs={"strides": "list(int)", "padding": "string", "data_format": "string",
                          "dilations": "list(int)", "use_cudnn_on_gpu": "bool", "T": "type",
                          "input_sizes": "?list(int)"},
                   check=lambda a, i, o: _check_window(a, i[1:], "strides", True))
-registry.register("Conv2DBackpropFilter", registry.STRUCTURED, numpy=None,
+registry.register("Conv2DBackpropFilter", registry.STRUCTURED,
+                  numpy=lambda x, s, dy, op: ref.np_conv2d_backprop_filter(x, s, dy, _row(op, "strides"),
+                                                                           _row(op, "padding")),
                   attrs={"strides": "list(int)", "padding": "string", "data_format": "string",
                          "dilations": "list(int)", "use_cudnn_on_gpu": "bool", "T": "type",
                          "filter_sizes": "?list(int)"},
@@ -96,8 +106,10 @@ registry.register("AvgPool", registry.STRUCTURED,
                   numpy=lambda x, op: np_avg_pool(x, op.attrs["ksize"], op.attrs["strides"], op.attrs["padding"]),
                   attrs=dict(_POOL_ATTRS), check=lambda a, i, o: _check_window(a, i, "ksize", False))
 registry.register("MaxPoolGrad", registry.STRUCTURED, attrs=dict(_POOL_ATTRS),
+                  numpy=lambda x, y, dy, op: ref.np_max_pool_grad(x, y, dy, *_window(op)),
                   check=lambda a, i, o: _check_window(a, i, "ksize", False))
 registry.register("AvgPoolGrad", registry.STRUCTURED, attrs={**_POOL_ATTRS, "orig_input_shape": "?list(int)"},
+                  numpy=lambda s, dy, op: ref.np_avg_pool_grad(s, dy, *_window(op)),
                   check=lambda a, i, o: _check_window(a, i[1:], "ksize", False))
 attr_checks.ARITY.update({"Conv2D": 2, "Conv2DBackpropInput": 3, "Conv2DBackpropFilter": 3, "MaxPool": 1,
                           "AvgPool": 1, "MaxPoolGrad": 3, "AvgPoolGrad": 2})

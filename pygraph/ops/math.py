@@ -18,7 +18,10 @@ ALL = NUM + B
 
 
 def _np_floordiv(a, b):
+    """TF's FloorDiv: floor(x / y) for floats (1 // 0.1 is 10; numpy's floor_divide gives 9)."""
     with np.errstate(divide="ignore", invalid="ignore"):
+        if np.result_type(a, b).kind == "f":
+            return np.floor(np.true_divide(a, b))
         return np.floor_divide(a, b)
 
 

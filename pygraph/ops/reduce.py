@@ -30,11 +30,27 @@ def _np_mean(x, op):
         s = np.sum(x, axis=axis, keepdims=keep, dtype=x.dtype)
         n = max(1, x.size // max(1, np.size(s))) if x.size else 0
         return (np.sign(s) * (np.abs(s) // n)).astype(x.dtype) if n else np.zeros_like(s)
-    return np.mean(x, axis=axis, keepdims=keep, dtype=np.float64).astype(x.dtype)
+    s = np.sum(x, axis=axis, keepdims=keep, dtype=np.float64)  # np.mean's arithmetic, without its warning
+    n = x.size // s.size if s.size else 0
+    with np.errstate(invalid="ignore"):
+        return (s / n).astype(x.dtype)  # an empty mean is NaN
+
+
+def _np_sum(x, op):
+    """Float sums pairwise along every reduced axis, as the compiled code's blocked sums are accurate:
+    numpy sums pairwise only along a contiguous axis, so the reduced axes are moved last first."""
+    axis, keep = _np_axis(op), op.attrs["keep_dims"]
+    if x.dtype.kind != "f" or x.ndim == 0:
+        return np.sum(x, axis=axis, keepdims=keep, dtype=x.dtype)
+    axes = tuple(range(x.ndim)) if axis is None else tuple(sorted({a % x.ndim for a in axis}))
+    kept = [d for d in range(x.ndim) if d not in axes]
+    flat = np.ascontiguousarray(np.transpose(x, kept + list(axes))).reshape([x.shape[d] for d in kept] + [-1])
+    s = np.sum(flat, axis=-1, dtype=x.dtype)
+    return s.reshape([1 if d in axes else x.shape[d] for d in range(x.ndim)]) if keep else s
 
 
 _NUMPY = {
-    "Sum": lambda x, op: np.sum(x, axis=_np_axis(op), keepdims=op.attrs["keep_dims"], dtype=x.dtype),
+    "Sum": _np_sum,
     "Mean": _np_mean,
     "Max": lambda x, op: np.max(x, axis=_np_axis(op), keepdims=op.attrs["keep_dims"], initial=-np.inf
                                 if x.dtype.kind == "f" else np.iinfo(x.dtype).min),

@@ -18,6 +18,8 @@ SORTABLE = (dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64)
 
 def _np_top_k(x, k_input, op):
     k = op.attrs["k"]
+    if k > np.shape(x)[-1]:
+        raise ValueError(f"input must have at least k columns. Had {np.shape(x)[-1]}, needed {k}")
     order = np.argsort(-x if x.dtype.kind == "f" else -x.astype(np.float64), axis=-1, kind="stable")[..., :k]
     return np.take_along_axis(x, order, -1), order.astype(np.int32)
 

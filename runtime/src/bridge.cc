@@ -8,6 +8,7 @@
 #include "fast_run.h"
 #include "host_services.h"
 #include "kernel.h"
+#include "interp_services.h"
 #include "mpi_direct.h"
 #include "thread_pool.h"
 
@@ -71,4 +72,5 @@ class KernelError(RuntimeError):
   }, py::arg("address"), "Make a loaded op library's op table (a pg_op_def*) visible to ctx->find_op.");
   m.def("set_num_threads", &pygraph::set_global_pool_size, "Threads used by ctx->parallel_for.");
   m.def("get_num_threads", [] { return pygraph::global_pool().size(); });
+  pygraph::bind_interpreter_services(m);
 }
