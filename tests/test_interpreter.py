@@ -36,6 +36,7 @@ def _all_ops_graph():
     xu = tf.placeholder(tf.float32, (None, 4), name="xu")  # shape known only when fed
     img = tf.placeholder(tf.float32, (2, 5, 5, 3), name="img")
     sq = tf.placeholder(tf.float32, (2, 3, 3), name="sq")
+    lab = tf.placeholder(tf.int64, (3,), name="lab")  # in [0, 4): labels for x as logits
     out = [tf.abs(x), tf.acos(p), tf.add(x, x2), tf.add_n([x, x2, p]), tf.argmax(x, 1), tf.argmin(x, 0),
            tf.asin(p), tf.atan(x), tf.atan2(x, x2), tf.matmul(sq, sq), tf.nn.bias_add(x, x2[0]),
            array.broadcast_to_shape_of(x2[0], x), tf.cast(x, tf.int32), tf.ceil(x), tf.concat([x, x2], 1),
@@ -58,7 +59,8 @@ def _all_ops_graph():
            tf.tan(p), tf.tanh(x), tf.tile(x, [1, 2]), tf.nn.top_k(x, 2)[0], tf.transpose(x),
            tf.truncatediv(i, j), tf.truncatemod(i, j), tf.zeros_like(x), *tf.unstack(x),
            tf.random_uniform([4, 5]), tf.random_normal([7]), tf.truncated_normal([3, 3], dtype=tf.float64),
-           tf.random_uniform([6], -3, 9, dtype=tf.int32), tf.random_shuffle(x)]
+           tf.random_uniform([6], -3, 9, dtype=tf.int32), tf.random_shuffle(x),
+           tf.nn.sparse_softmax_cross_entropy_with_logits(labels=lab, logits=x)]
     with tf.control_dependencies([tf.identity(x).op]):  # keeps it from being folded into a constant
         out.append(tf.range(2, 20, 3))
     filt = tf.constant(np.arange(1, 55, dtype=np.float32).reshape(3, 3, 3, 2) / 27.0)
@@ -75,7 +77,7 @@ def _all_ops_graph():
     feeds = {x: normal(3, 4), x2: normal(3, 4), xu: normal(2, 4), p: rng.uniform(0.1, 0.9, (3, 4)).astype(np.float32),
              i: rng.integers(-9, 9, (3, 4), dtype=np.int32),
              j: rng.choice([-4, -3, 2, 5], (3, 4)).astype(np.int32), b: rng.random((3, 4)) < 0.5, k: 2,
-             img: normal(2, 5, 5, 3), sq: normal(2, 3, 3)}
+             img: normal(2, 5, 5, 3), sq: normal(2, 3, 3), lab: np.array([3, 0, 2], np.int64)}
     # every output of every op but the fed ones: intermediate ops (gradients' own) are compared too
     graph = tf.get_default_graph()
     fetched = [t for op in graph.get_operations() if op.type != "Placeholder"
