@@ -146,10 +146,15 @@ def test_flat_lists_and_tuples_of_fetches(python_calls):
         np.testing.assert_array_equal(fast[1][0], both[1])
         assert sess.run(pair(loss, w), {x: v}).a == 3.0 and sess.run({"l": loss}, {x: v}) == {"l": 3.0}
         assert len(python_calls) == 3
+        one_dict, one_pair = {"l": loss}, pair(loss, w)  # the same objects again and again: still rebuilt
+        for _ in range(3):
+            assert sess.run(one_dict, {x: v}) == {"l": 3.0}
+            assert type(sess.run(one_pair, {x: v})) is pair
+        assert len(python_calls) == 9
         with session.fast_path_disabled():
             assert sess.run([train, loss], {x: v}) == got
         sess.run([train, loss], {x: v})
-        assert len(python_calls) == 4 and sess.run(steps) == 5.0  # every train ran once
+        assert len(python_calls) == 10 and sess.run(steps) == 5.0  # every train ran once
 
 
 @pytest.mark.parametrize("kind", ["float64", "int32", "strided", "list", "scalar", "subclass"])

@@ -59,8 +59,10 @@ struct Fetch {
       n = 1;
     }
   }
+  // One element, or a list/tuple of elements: a dict, namedtuple or other structure fetched alone is not
+  // an element (the Python path rebuilds its structure).
   bool flat() const {
-    for (Py_ssize_t i = 0; i < n && container != kSingle; ++i)
+    for (Py_ssize_t i = 0; i < n; ++i)
       if (PyList_Check(items[i]) || PyTuple_Check(items[i]) || PyDict_Check(items[i])) return false;
     return true;
   }
