@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -45,7 +46,9 @@ bool BlockingAllreduce::run(void* data, int count, Handle type, double timeout, 
   done_ = false;
   pending_ = true;
   changed_.notify_all();
-  if (!changed_.wait_for(lock, std::chrono::duration<double>(timeout), [this] { return done_; })) return false;
+  // At most ~30 years: PYGRAPH_COLLECTIVE_TIMEOUT=inf (or 1e30) would overflow the clock's nanoseconds.
+  const std::chrono::duration<double> limit(std::min(timeout, 1e9));
+  if (!changed_.wait_for(lock, limit, [this] { return done_; })) return false;
   *rc = rc_;
   return true;
 }
