@@ -5,7 +5,7 @@ regression: the lecture's linear regression with every optimizer wrapped in Dist
     initial and final thetas (and every rank its post-broadcast values) to OUT_DIR; rank 0 saves a
     checkpoint that every rank restores.
 kill: rank 1 SIGKILLs itself after two steps; hang: rank 1 stops taking part instead (sleeps); the others train
-    on and must fail within the timeout.
+    on and must fail within the timeout. hang_large: hang, on an allreduce of a large buffer.
 mismatch: rank 1 builds a model with another variable shape.
 accumulate: backward_passes_per_step=2 on the two halves of each rank's shard.
 gather: allgather of tensors with a first dimension that differs by rank.
@@ -164,21 +164,48 @@ def kill(out, hang=False):
                                   hvd.DistributedOptimizer(tf.train.GradientDescentOptimizer(0.01)))
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        for step in range(1000):
-            if step == 2 and hvd.rank() == 1:
-                sys.stdout.flush()
-                if hang:  # alive but gone from the job (a stuck data loader, a lost machine)
-                    time.sleep(20)
-                    os._exit(3)
-                os.kill(os.getpid(), signal.SIGKILL)
-            started = time.monotonic()
-            try:
-                sess.run(train_op, feed_dict={X: Xs, y: ys})
-            except tf.errors.OpError as e:  # what the survivors saw, for the test (mpiexec may be gone)
-                report = f"{time.monotonic() - started:.3f}\n{type(e).__name__}: {e}"
-                Path(out, f"rank{hvd.rank()}.err.tmp").write_text(report)
-                os.replace(Path(out, f"rank{hvd.rank()}.err.tmp"), Path(out, f"rank{hvd.rank()}.err"))
-                raise
+        train_until_a_rank_fails(lambda: sess.run(train_op, feed_dict={X: Xs, y: ys}), out, hang)
+
+
+def hang_large(out):
+    """hang, on an allreduce large enough for the direct engine's blocking MPI_Allreduce on its helper thread;
+    rank 0 records the threads that its steps started and whether the direct sums were right."""
+    from pygraph.distribute import direct
+
+    value = tf.Variable(np.full(direct.BLOCKING_MIN_BYTES // 4, hvd.rank() + 1, np.float32))
+    total = hvd.allreduce(value, op=hvd.Sum)
+    threads = []  # after each step: the first is served by mpi4py, the next ones by the direct engine
+
+    def step():
+        result = sess.run(total)
+        threads.append(len(os.listdir("/proc/self/task")))
+        if hvd.rank() == 0 and len(threads) == 2:
+            from mpi4py import MPI
+            blocking = hvd._state.direct_problem is None and MPI.Query_thread() == MPI.THREAD_MULTIPLE
+            np.savez(Path(out, "rank0.npz"), threads=threads, sum_right=np.all(result == 3), blocking=blocking)
+
+    with tf.Session() as sess:
+        sess.run(value.initializer)
+        train_until_a_rank_fails(step, out, hang=True)
+
+
+def train_until_a_rank_fails(step, out, hang):
+    """Rank 1 leaves at the third step (killed, or hung); the others run steps until one fails."""
+    for number in range(1000):
+        if number == 2 and hvd.rank() == 1:
+            sys.stdout.flush()
+            if hang:  # alive but gone from the job (a stuck data loader, a lost machine)
+                time.sleep(20)
+                os._exit(3)
+            os.kill(os.getpid(), signal.SIGKILL)
+        started = time.monotonic()
+        try:
+            step()
+        except tf.errors.OpError as e:  # what the survivors saw, for the test (mpiexec may be gone)
+            report = f"{time.monotonic() - started:.3f}\n{type(e).__name__}: {e}"
+            Path(out, f"rank{hvd.rank()}.err.tmp").write_text(report)
+            os.replace(Path(out, f"rank{hvd.rank()}.err.tmp"), Path(out, f"rank{hvd.rank()}.err"))
+            raise
     print("rank", hvd.rank(), "finished training although a rank died", flush=True)
 
 
@@ -197,5 +224,5 @@ def mismatch(out):
 if __name__ == "__main__":
     hvd.init()
     scenarios = {"regression": regression, "accumulate": accumulate, "gather": gather, "kill": kill,
-                 "hang": lambda out: kill(out, hang=True), "mismatch": mismatch}
+                 "hang": lambda out: kill(out, hang=True), "hang_large": hang_large, "mismatch": mismatch}
     scenarios[sys.argv[1]](sys.argv[2])

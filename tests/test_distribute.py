@@ -138,6 +138,27 @@ def test_stuck_rank_fails_the_others_within_the_timeout(tmp_path):
 
 
 @needs_mpi
+def test_stuck_rank_fails_a_large_allreduce_within_the_timeout(tmp_path):
+    """As above, on a buffer that the direct engine reduces with the blocking MPI_Allreduce on its helper
+    thread: the caller gives up after the timeout, and the job ends at once although the helper thread stays
+    inside MPI (rank 1 would only leave 20 s later)."""
+    proc, _ = launch(2, "hang_large", tmp_path, timeout=120, extra_env={"PYGRAPH_COLLECTIVE_TIMEOUT": "2"})
+    ended = time.time()
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    report = tmp_path / "rank0.err"
+    assert report.exists(), proc.stdout + proc.stderr
+    waited, error = report.read_text().split("\n", 1)
+    assert error.startswith("DeadlineExceededError: pygraph.distribute: allreduce"), error
+    assert "waited 2 s (PYGRAPH_COLLECTIVE_TIMEOUT)" in error, error
+    assert 2 <= float(waited) < 4, waited
+    assert ended - report.stat().st_mtime < 10, "the job did not end when rank 0 failed"
+    steps = np.load(tmp_path / "rank0.npz")
+    assert steps["sum_right"]
+    if steps["blocking"]:  # MPICH's ABI and MPI_THREAD_MULTIPLE: the second step started the helper thread
+        assert steps["threads"][1] == steps["threads"][0] + 1, steps["threads"]
+
+
+@needs_mpi
 def test_killed_rank_ends_the_job(tmp_path):
     """A SIGKILLed rank: mpiexec ends the others at once (their own timeout covers launchers that do not)."""
     proc, took = launch(2, "kill", tmp_path, timeout=120, extra_env={"PYGRAPH_COLLECTIVE_TIMEOUT": "60"})

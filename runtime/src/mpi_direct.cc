@@ -6,6 +6,7 @@
 // engine. The mpi4py engine still serves each call site's first call (the cross-rank graph check, with its
 // descriptive error), fp16 compression and allgather; its errors mark this engine broken too, as a
 // deadline or an MPI error here does, so that later collectives fail at once instead of waiting again.
+// Large allreduces run MPICH's blocking MPI_Allreduce on a helper thread instead (mpi_blocking.h says why).
 #include "mpi_direct.h"
 
 #include <pybind11/stl.h>
@@ -21,18 +22,17 @@
 #include <vector>
 
 #include "host_services.h"
+#include "mpi_blocking.h"
 
 namespace py = pybind11;
 
 namespace pygraph {
 namespace {
 
-using Handle = int;  // MPI_Comm, MPI_Datatype, MPI_Op, MPI_Request in MPICH's ABI
 using IallreduceFn = int (*)(const void*, void*, int, Handle, Handle, Handle, Handle*);
 using IbcastFn = int (*)(void*, int, Handle, int, Handle, Handle*);
 using TestFn = int (*)(Handle*, int*, void*);
 using ErrorStringFn = int (*)(int, char*, int*);
-void* const kInPlace = reinterpret_cast<void*>(-1);  // MPICH's MPI_IN_PLACE
 
 constexpr int32_t kDeadlineExceeded = 4, kUnavailable = 14;  // TF's codes, as the mpi4py engine returns
 enum Kind : int { kUnchecked = -1, kAllreduce = 0, kBroadcast = 1 };
@@ -46,6 +46,7 @@ struct Engine {
   ErrorStringFn error_string = nullptr;
   Handle comm = 0, sum = 0;
   Handle types[PG_BOOL + 1] = {};  // by pg_dtype; 0: not direct
+  BlockingAllreduce blocking;      // allreduces of at least blocking.min_bytes (0: none) go through it
   int size = 1, rank = 0;
   double timeout = 120;
   std::mutex mutex;  // one collective at a time: MPI matches collectives on a communicator by call order
@@ -66,6 +67,16 @@ int32_t mpi_failure(Engine& g, int rc, char* err, size_t errlen) {
   return report(err, errlen, kUnavailable, g.broken);
 }
 
+int32_t deadline(Engine& g, const char* what, int64_t key, char* err, size_t errlen) {
+  char text[512];
+  std::snprintf(text, sizeof(text),
+                "pygraph.distribute: %s (call site %#llx) on rank %d waited %g s (PYGRAPH_COLLECTIVE_TIMEOUT) "
+                "for the other ranks: a rank has died, hangs or runs a different program",
+                what, static_cast<unsigned long long>(key), g.rank, g.timeout);
+  g.broken = text;
+  return report(err, errlen, kDeadlineExceeded, g.broken);
+}
+
 // Polls like MPI's blocking calls (MPI progresses a nonblocking collective only inside MPI_Test), yielding the
 // core after the first milliseconds to peers that may need it and sleeping between polls after a second;
 // fails after the timeout.
@@ -79,15 +90,7 @@ int32_t wait(Engine& g, Handle* request, const char* what, int64_t key, char* er
     if (rc != 0) return mpi_failure(g, rc, err, errlen);
     if (done) return PG_OK;
     const double waited = std::chrono::duration<double>(clock::now() - start).count();
-    if (waited > g.timeout) {
-      char text[512];
-      std::snprintf(text, sizeof(text),
-                    "pygraph.distribute: %s (call site %#llx) on rank %d waited %g s (PYGRAPH_COLLECTIVE_TIMEOUT) "
-                    "for the other ranks: a rank has died, hangs or runs a different program",
-                    what, static_cast<unsigned long long>(key), g.rank, g.timeout);
-      g.broken = text;
-      return report(err, errlen, kDeadlineExceeded, g.broken);
-    }
+    if (waited > g.timeout) return deadline(g, what, key, err, errlen);
     if (waited > 1) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     } else if (waited > 0.005) {
@@ -104,6 +107,8 @@ int32_t delegate(Engine& g, Kind kind, int64_t key, char* err, size_t errlen, Fn
   if (st == kDeadlineExceeded || st == kUnavailable) g.broken = err;
   return st;
 }
+
+int64_t dtype_bytes(int32_t dtype) { return dtype == PG_FLOAT64 || dtype == PG_INT64 ? 8 : 4; }
 
 bool direct(Engine& g, Kind kind, int64_t key, int64_t count, int32_t dtype) {
   return g.checked.count({kind, key}) && count <= INT_MAX && dtype > 0 && dtype <= PG_BOOL && g.types[dtype];
@@ -124,10 +129,18 @@ int32_t allreduce(void* engine, int64_t key, int64_t signature, void* data, int6
   if ((op & PG_REDUCE_FP16) || !direct(g, kAllreduce, key, count, dtype))
     return delegate(g, kAllreduce, key, err, errlen, g.python.allreduce, signature, data, count, dtype, op);
   if (count == 0) return PG_OK;
-  Handle request = 0;
-  int rc = g.iallreduce(kInPlace, data, static_cast<int>(count), g.types[dtype], g.sum, g.comm, &request);
-  if (rc != 0) return mpi_failure(g, rc, err, errlen);
-  int32_t st = wait(g, &request, "allreduce", key, err, errlen);
+  int32_t st = PG_OK;
+  if (g.blocking.takes(count * dtype_bytes(dtype))) {
+    int rc = 0;
+    if (!g.blocking.run(data, static_cast<int>(count), g.types[dtype], g.timeout, &rc))
+      return deadline(g, "allreduce", key, err, errlen);
+    if (rc != 0) return mpi_failure(g, rc, err, errlen);
+  } else {
+    Handle request = 0;
+    int rc = g.iallreduce(kInPlace, data, static_cast<int>(count), g.types[dtype], g.sum, g.comm, &request);
+    if (rc != 0) return mpi_failure(g, rc, err, errlen);
+    st = wait(g, &request, "allreduce", key, err, errlen);
+  }
   if (st == PG_OK && (op & PG_REDUCE_AVERAGE)) {
     if (dtype == PG_FLOAT32) divide<float>(data, count, g.size);
     if (dtype == PG_FLOAT64) divide<double>(data, count, g.size);
@@ -177,9 +190,9 @@ void bind_direct_mpi(py::module_& m) {
   m.def(
       "set_direct_mpi",
       [](std::vector<uintptr_t> mpi_functions, int64_t comm, int64_t sum, std::vector<int64_t> types, int size,
-         int rank, double timeout, std::vector<uintptr_t> python) {
-        if (mpi_functions.size() != 4 || python.size() != 5 || types.size() != PG_BOOL + 1)
-          throw std::invalid_argument("set_direct_mpi: 4 MPI functions, 6 datatypes and the 5 engine entries");
+         int rank, double timeout, std::vector<uintptr_t> python, int64_t blocking_min_bytes) {
+        if (mpi_functions.size() != 5 || python.size() != 5 || types.size() != PG_BOOL + 1)
+          throw std::invalid_argument("set_direct_mpi: 5 MPI functions, 6 datatypes and the 5 engine entries");
         auto* g = new Engine();  // never freed, as set_collectives' tables: a running call may still use it
         g->iallreduce = as_fn<IallreduceFn>(mpi_functions[0]);
         g->ibcast = as_fn<IbcastFn>(mpi_functions[1]);
@@ -187,6 +200,10 @@ void bind_direct_mpi(py::module_& m) {
         g->error_string = as_fn<ErrorStringFn>(mpi_functions[3]);
         g->comm = static_cast<Handle>(comm);
         g->sum = static_cast<Handle>(sum);
+        g->blocking.allreduce = as_fn<BlockingAllreduce::Fn>(mpi_functions[4]);
+        g->blocking.comm = g->comm;
+        g->blocking.sum = g->sum;
+        g->blocking.min_bytes = blocking_min_bytes;
         for (size_t i = 0; i < types.size(); ++i) g->types[i] = static_cast<Handle>(types[i]);
         g->size = size;
         g->rank = rank;
@@ -201,9 +218,9 @@ void bind_direct_mpi(py::module_& m) {
         return reinterpret_cast<uintptr_t>(&g->table);
       },
       py::arg("mpi_functions"), py::arg("comm"), py::arg("sum"), py::arg("types"), py::arg("size"), py::arg("rank"),
-      py::arg("timeout"), py::arg("python"),
-      "Install the direct MPI engine (MPICH's ABI): MPI_Iallreduce, MPI_Ibcast, MPI_Test and MPI_Error_string "
-      "addresses, handles of the communicator, MPI_SUM and the datatypes by pg_dtype (0: none), and the "
+      py::arg("timeout"), py::arg("python"), py::arg("blocking_min_bytes") = 0,
+      "Install the direct MPI engine (MPICH's ABI): MPI_Iallreduce, MPI_Ibcast, MPI_Test, MPI_Error_string and "
+      "MPI_Allreduce addresses (the last for allreduces of at least blocking_min_bytes, 0: none), handles of the communicator, MPI_SUM and the datatypes by pg_dtype (0: none), and the "
       "mpi4py engine's (engine, allreduce, broadcast, exchange, allgather) that serves first calls.");
 }
 
