@@ -170,6 +170,23 @@ class Graph:
         self._variable_scope_store = None  # created by scopes.py on first use
         self._cond_context = None  # the tf.cond branch being built (ops/control_flow.py)
 
+    @contextlib.contextmanager
+    def _all_or_nothing(self):
+        """Under the graph's lock: if the block fails, the ops, names and collections it added are removed
+        (an import that fails part-way leaves the graph as it was)."""
+        with self._lock:
+            num_ops, names = len(self._ops), dict(self._names_in_use)
+            collections = {k: list(v) for k, v in self._collections.items()}
+            try:
+                yield
+            except BaseException:
+                for op in self._ops[num_ops:]:
+                    self._ops_by_name.pop(op.name, None)
+                del self._ops[num_ops:]
+                self._names_in_use, self._collections = names, collections
+                self._version += 1
+                raise
+
     # -- construction
     def _check_not_finalized(self):
         if self._finalized:

@@ -238,24 +238,19 @@ def import_meta_graph(meta_graph_or_file, clear_devices=False, import_scope=None
     else:
         doc, arrays = read_meta_graph_file(meta_graph_or_file)
     graph = get_default_graph()
-    with graph._lock:
-        saved = (len(graph._ops), dict(graph._names_in_use), {k: list(v) for k, v in graph._collections.items()})
-        try:
-            scope = graph.unique_name(import_scope) if import_scope else ""
-            name = (lambda n: f"{scope}/{n}") if scope else (lambda n: n)
-            clash = [name(o["name"]) for o in doc["ops"] if name(o["name"]) in graph._ops_by_name]
-            if clash:
-                raise ValueError(f"Cannot import the meta graph: the graph already has operations named "
-                                 f"{', '.join(clash[:5])}; import into a new graph or pass import_scope.")
-            created = {}
-            for spec in doc["ops"]:
-                op = _create_op(graph, spec, arrays, name, created)
-                created[spec["name"]] = op
-            _rebuild_collections(graph, doc, name, scope)
-            import_contexts(graph, doc.get("cond_contexts"), name)
-        except BaseException:
-            _roll_back(graph, *saved)  # a file that fails part-way leaves the graph as it was
-            raise
+    with graph._all_or_nothing():  # a file that fails part-way leaves the graph as it was
+        scope = graph.unique_name(import_scope) if import_scope else ""
+        name = (lambda n: f"{scope}/{n}") if scope else (lambda n: n)
+        clash = [name(o["name"]) for o in doc["ops"] if name(o["name"]) in graph._ops_by_name]
+        if clash:
+            raise ValueError(f"Cannot import the meta graph: the graph already has operations named "
+                             f"{', '.join(clash[:5])}; import into a new graph or pass import_scope.")
+        created = {}
+        for spec in doc["ops"]:
+            op = _create_op(graph, spec, arrays, name, created)
+            created[spec["name"]] = op
+        _rebuild_collections(graph, doc, name, scope)
+        import_contexts(graph, doc.get("cond_contexts"), name)
     saver = doc.get("saver")
     if saver is not None:
         saver = dict(saver, var_names={k: name(v) for k, v in saver["var_names"].items()})
@@ -287,15 +282,6 @@ def _import_tf(meta_graph_or_file, clear_devices, import_scope):
     graph = get_default_graph()
     with graph._lock:
         return import_tf_meta_graph(doc, graph)
-
-
-def _roll_back(graph, num_ops, names_in_use, collections):
-    for op in graph._ops[num_ops:]:
-        graph._ops_by_name.pop(op.name, None)
-    del graph._ops[num_ops:]
-    graph._names_in_use = names_in_use
-    graph._collections = collections
-    graph._version += 1
 
 
 def _tensor(created, ref):

@@ -28,6 +28,15 @@ registry.register("Switch", registry.STRUCTURED, stateful=True, attrs={"T": "typ
 registry.register("Merge", registry.STRUCTURED, stateful=True, attrs={"T": "type", "N": "int"})
 
 
+def context_chain(context):
+    """The control-flow contexts (cond branches, loop regions) from the outermost to `context`."""
+    out, c = [], context
+    while c is not None:
+        out.append(c)
+        c = c.outer
+    return out[::-1]
+
+
 class CondContext:
     """One branch of one cond: ops built in it run only when `pred` equals `branch` (1 true, 0 false)."""
 
@@ -36,12 +45,7 @@ class CondContext:
         self._captured = {}
 
     def chain(self):
-        """The contexts from the outermost to this one."""
-        out, c = [], self
-        while c is not None:
-            out.append(c)
-            c = c.outer
-        return out[::-1]
+        return context_chain(self)
 
     def contains(self, t):
         c = home_context(t)

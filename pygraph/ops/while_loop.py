@@ -21,7 +21,7 @@ from .. import dtypes, errors
 from ..graph import Tensor
 from ..shape import TensorShape
 from . import registry
-from .control_flow import _flatten, _in_context, _pack, home_context, switch
+from .control_flow import _flatten, _in_context, _pack, context_chain, home_context, switch
 from .core import convert_to_tensor, make_op, op_scope
 from .math import identity
 
@@ -52,11 +52,7 @@ class WhileContext:
         self.frame, self.region, self.pivot, self.outer = frame, region, pivot, frame.outer
 
     def chain(self):
-        out, c = [], self
-        while c is not None:
-            out.append(c)
-            c = c.outer
-        return out[::-1]
+        return context_chain(self)
 
     def contains(self, t):
         if t.op.type == "Enter" and getattr(t.op, "_while_frame", None) is self.frame:

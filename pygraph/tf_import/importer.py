@@ -91,28 +91,16 @@ def import_graph_def(graph_def, graph, fetches=None, skip=lambda name: False):
             raise errors.UnimplementedError(None, None, f"node '{user}' reads '{name}', which belongs to the "
                                             "Saver's ops (pygraph's Saver replaces them)")
     check_supported(nodes, order)
-    with graph._lock:
-        saved = (len(graph._ops), dict(graph._names_in_use), {k: list(v) for k, v in graph._collections.items()})
-        try:
-            clash = [n for n in order if n in graph._ops_by_name]
-            if clash:
-                raise ValueError(f"Cannot import the TensorFlow graph: the graph already has operations named "
-                                 f"{', '.join(clash[:5])}; import into a new graph.")
-            for name in order:  # ops a builder adds inside a node's scope never take another node's name
-                graph._names_in_use[name.lower()] = 1
-            return _build_all(graph, nodes, order)
-        except BaseException:
-            roll_back(graph, *saved)
-            raise
+    with graph._all_or_nothing():
+        clash = [n for n in order if n in graph._ops_by_name]
+        if clash:
+            raise ValueError(f"Cannot import the TensorFlow graph: the graph already has operations named "
+                             f"{', '.join(clash[:5])}; import into a new graph.")
+        for name in order:  # ops a builder adds inside a node's scope never take another node's name
+            graph._names_in_use[name.lower()] = 1
+        return _build_all(graph, nodes, order)
 
 
-def roll_back(graph, num_ops, names_in_use, collections):
-    for op in graph._ops[num_ops:]:
-        graph._ops_by_name.pop(op.name, None)
-    del graph._ops[num_ops:]
-    graph._names_in_use = names_in_use
-    graph._collections = collections
-    graph._version += 1
 
 
 def _build_all(graph, nodes, order):

@@ -9,7 +9,7 @@ import logging
 
 from .. import errors
 from ..summary._protos import proto
-from .importer import import_graph_def, roll_back
+from .importer import import_graph_def
 
 _log = logging.getLogger("pygraph.checkpoint")
 _VARIABLE_COLLECTIONS = ("variables", "trainable_variables", "local_variables", "model_variables")
@@ -40,14 +40,10 @@ def import_tf_meta_graph(doc, graph):
     key -> variable op name in var_names) or None when the file has no Saver."""
     scope = _saver_scope(doc)
     skip = (lambda n: n.startswith(scope)) if scope else (lambda n: False)
-    saved = (len(graph._ops), dict(graph._names_in_use), {k: list(v) for k, v in graph._collections.items()})
-    import_graph_def(doc.graph_def, graph, skip=skip)
-    try:
+    with graph._all_or_nothing():
+        import_graph_def(doc.graph_def, graph, skip=skip)
         _rebuild_collections(doc, graph)
         return _saver_settings(doc, scope) if scope else None
-    except BaseException:
-        roll_back(graph, *saved)
-        raise
 
 
 def _rebuild_collections(doc, graph):
