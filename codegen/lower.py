@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from . import (
+    chain,
     cxx,
     emit,
     epilogue,
@@ -73,6 +74,8 @@ def render_request(req, debug=0):
     kernel_of = moved or kernel_of
     kernels, folded = epilogue.fold_sgd_into_gemm(lw, kernels, emit.WRITES_INPUT0)
     kernel_of = folded or kernel_of
+    kernels, chained = chain.fuse_matmul_chains(lw, kernels, kernel_of)
+    kernel_of = chained or kernel_of
     plan_buffers(lw, kernels, kernel_of)
     blocks = [structured.cond.wrap(lw, k, build_kernel(lw, k, i)) for i, k in enumerate(kernels)]
     blocks = structured.loop.wrap_loops(lw, kernels, blocks)  # a tf.while_loop's kernels inside its `for`
@@ -304,6 +307,8 @@ def build_kernel(lw, kernel, index):
                     f"memcpy({dst.name}, {src.name}, sizeof(*{dst.name}) * ({n}));")
     if kernel.kind == "gemm_update":
         return epilogue.kernel(lw, kernel, index)
+    if kernel.kind == "gemm_chain":
+        return chain.kernel(lw, kernel, index)
     return emit.STRUCTURED[kernel.kind].kernel(lw, kernel, index)
 
 

@@ -23,9 +23,10 @@ def _absorbed_transpose(lw, ref):
     return src
 
 
-def gemm_operands(lw, node):
+def gemm_operands(lw, node, skip_left=False):
     """(a, b, ta, tb, m, n, kk) of a MatMul: buffer names and BLAS transpose flags, reading through an
-    absorbed Transpose instead of materialising it."""
+    absorbed Transpose instead of materialising it. `skip_left`: a is None (a chained MatMul's left operand
+    is never stored, codegen/chain.py)."""
     ta, tb = bool(node.attrs.get("transpose_a", False)), bool(node.attrs.get("transpose_b", False))
     refs = list(node.inputs)
     for side in (0, 1):
@@ -40,7 +41,8 @@ def gemm_operands(lw, node):
     m = a[1] if node.attrs.get("transpose_a") else a[0]
     kk = a[0] if node.attrs.get("transpose_a") else a[1]
     n = b[0] if node.attrs.get("transpose_b") else b[1]
-    return lw.buffers[refs[0]].name, lw.buffers[refs[1]].name, ta, tb, m, n, kk
+    a_name = None if skip_left else lw.buffers[refs[0]].name
+    return a_name, lw.buffers[refs[1]].name, ta, tb, m, n, kk
 
 
 class MatMul:
