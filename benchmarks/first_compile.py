@@ -6,17 +6,20 @@ Workloads: `small` (27 elementwise ops, one kernel), `mlp1`/`mlp4`/`mlp16`/`mlp3
 layers of 64, Adam, 64 features, batch 50), `w6` (the lecture's W6 MLP 784-300-100-10, plain gradient
 descent, sparse softmax cross-entropy), `ch11` (chapter 11's deep net: 5 hidden layers of 100 with
 batch norm from tf.nn.moments + tf.nn.batch_normalization, Adam) and `lecture` (examples/lecture.py end
-to end, wall time of the whole process).
+to end, wall time of the whole process; on TF1 the same file with `pygraph` standing for tf.compat.v1).
 
 "first result" is graph construction + initializer + the first `[train_op, loss]` run, timed inside a
 fresh process after `import` (TF's import alone takes seconds). Each row gives medians over `repeats`
 fresh cache directories (cold) and a second process on the same cache (warm), for pygraph's default
 (tiered: the interpreter first, -O3 compiled in the background), for PYGRAPH_OPTIMIZED_ONLY=1 (everything
--O3 before its first call: pygraph before tiers), and for TF 2's tf.compat.v1 when /work/tfvenv (or
-$TF_PYTHON) has TensorFlow. "optimized" is when the training step's -O3 module took over (tiered only),
-after how many steps; "interpreted step" the median step while the interpreter served and "step" the
-median of 20 steps after that (or of 20 steps for the other setups). The machine may be shared: compare
-ratios within one run.
+-O3 before its first call: pygraph before tiers), for TF 2's tf.compat.v1 when /work/tfvenv (or
+$TF_PYTHON) has TensorFlow, and for JAX and PyTensor (benchmarks/first_peers.py: the first jit / first
+`function` compile and call, initialization included; caches: PyTensor's compiledir, JAX's persistent
+cache) when /work/peers (or $PEERS_PYTHON) has them. "-O3 in use after" is when the training step's -O3
+module took over (tiered only), after how many steps; "interpreted step" the median step while the
+interpreter served and "steady step" the median of 20 steps after that in the cold process (the first 20
+steps after the first result for the other setups). The machine may be shared: compare ratios within one
+run.
 """
 
 from __future__ import annotations
@@ -111,7 +114,30 @@ med = lambda v: sorted(v)[len(v) // 2] * 1e3  # noqa: E731
 print(f"{first * 1e3:.1f} {optimized * 1e3:.1f} {steps} {med(interpreted):.3f} {med(after):.3f}")
 """
 
+# examples/lecture.py unchanged on TF1: `pygraph` is tf.compat.v1 plus pygraph/config.py (its settings)
+LECTURE_TF1 = r"""
+import importlib.util, runpy, sys, types
+import tensorflow.compat.v1 as tf
+tf.disable_v2_behavior()
+spec = importlib.util.spec_from_file_location("pygraph.config", sys.argv[1] + "/pygraph/config.py")
+config = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(config)
+shim = types.ModuleType("pygraph")
+shim.__dict__.update({k: getattr(tf, k) for k in dir(tf) if not k.startswith("__")}, config=config)
+sys.modules.update({"pygraph": shim, "pygraph.config": config})
+runpy.run_path(sys.argv[1] + "/examples/lecture.py", run_name="__main__")
+"""
+
 WORKLOADS = ("small", "mlp1", "mlp4", "mlp16", "mlp32", "w6", "ch11", "lecture")
+
+
+PEERS = ("jax", "pytensor")
+
+
+def _peers_python():
+    explicit = os.environ.get("PEERS_PYTHON")
+    candidate = Path(explicit) if explicit else Path("/work/peers/bin/python")
+    return str(candidate) if candidate.exists() else None
 
 
 def _tf_python():
@@ -120,21 +146,36 @@ def _tf_python():
     return str(candidate) if candidate.exists() else None
 
 
+def _peer_env(framework, cache):
+    """JAX/PyTensor children: make bench's worker environment (threads: $PYGRAPH_BENCH_THREADS, else all
+    cores) with their compile caches (PyTensor's compiledir, JAX's persistent cache) in `cache`."""
+    from .latency import cache_env
+    from .machine import worker_env
+
+    env = worker_env(int(os.environ.get("PYGRAPH_BENCH_THREADS") or 0) or os.cpu_count() or 1)
+    env.update(cache_env(framework, cache))
+    return env
+
+
 def _child(python, framework, kind, cache, optimized_only):
     env = dict(os.environ, PYGRAPH_CACHE_DIR=cache, PYGRAPH_OPTIMIZED_ONLY="1" if optimized_only else "0",
                TF_CPP_MIN_LOG_LEVEL="3", PYGRAPH_DEMO_DIR=os.path.join(cache, "demo"))
     if kind == "lecture":  # the whole process: its time to the last result
         import time
 
+        program = ["-c", LECTURE_TF1, str(ROOT)] if framework == "tf" else [str(ROOT / "examples" / "lecture.py")]
         t0 = time.perf_counter()
-        subprocess.run([python, str(ROOT / "examples" / "lecture.py")], env=env, capture_output=True,
-                       check=True)
+        subprocess.run([python, *program], env=env, capture_output=True, check=True)
         nan = float("nan")
         return (time.perf_counter() - t0) * 1e3, nan, 0, nan, nan
-    out = subprocess.run([python, "-c", CHILD, framework, kind], env=env, capture_output=True, text=True)
+    if framework in PEERS:
+        command, env = ["-m", "benchmarks.first_peers", framework, kind], _peer_env(framework, cache)
+    else:
+        command = ["-c", CHILD, framework, kind]
+    out = subprocess.run([python, *command], env=env, capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
         raise RuntimeError(f"{framework} {kind} failed:\n{out.stderr[-2000:]}")
-    first, optimized, steps, interpreted, step = out.stdout.split()
+    first, optimized, steps, interpreted, step = out.stdout.split()[-5:]
     return float(first), float(optimized), int(steps), float(interpreted), float(step)
 
 
@@ -145,12 +186,15 @@ def _row(name, samples):
 
 def measure(kind, repeats):
     """{setup: (cold first ms, warm first ms, optimized-in-use ms, steps until then, interpreted step ms,
-    step ms after warm-up)} for one workload."""
+    steady step ms)} for one workload."""
     rows = {}
     setups = [("pygraph", sys.executable, "pygraph", False), ("pygraph -O3 only", sys.executable, "pygraph", True)]
     tf_python = _tf_python()
-    if tf_python and kind != "lecture":
+    if tf_python:
         setups.append(("tf.compat.v1", tf_python, "tf", False))
+    peers_python = _peers_python()
+    if peers_python and kind != "lecture":
+        setups += [(framework, peers_python, framework, False) for framework in PEERS]
     for label, python, framework, only in setups:
         cold, warm = [], []
         for _ in range(repeats):
@@ -159,7 +203,7 @@ def measure(kind, repeats):
                 cold.append(_child(python, framework, kind, cache, only))
                 warm.append(_child(python, framework, kind, cache, only))
         c, w = _row(label, cold), _row(label, warm)
-        rows[label] = (c[1], w[1], c[2], c[3], c[4], w[5])
+        rows[label] = (c[1], w[1], c[2], c[3], c[4], c[5])
     return rows
 
 
@@ -167,7 +211,7 @@ def main(argv):
     repeats = int(argv[0]) if argv else 3
     kinds = argv[1:] or WORKLOADS
     print("| workload | setup | first result, cold (ms) | first result, warm (ms) | -O3 in use after (ms, steps) "
-          "| interpreted step (ms) | step, warm (ms) |")
+          "| interpreted step (ms) | steady step (ms) |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for kind in kinds:
         for label, (cold, warm, optimized, steps, interp, step) in measure(kind, repeats).items():
