@@ -12,23 +12,12 @@ programs); the request index keys on `ENABLED`.
 
 from __future__ import annotations
 
-import contextlib
-
 from .ir import Kernel
+from .switch import Rewrite
 
-ENABLED = True
+ENABLED = Rewrite()
+disabled = ENABLED.disabled
 BLAS_FLOATS = ("float32", "float64")
-
-
-@contextlib.contextmanager
-def disabled():
-    """Lower without MatMul chains inside the block (to compare against the plain program)."""
-    global ENABLED
-    saved, ENABLED = ENABLED, False
-    try:
-        yield
-    finally:
-        ENABLED = saved
 
 
 def fuse_matmul_chains(lw, kernels, kernel_of):

@@ -13,23 +13,12 @@ and the gemm reads no variable that the step writes (a gemm moved later must see
 
 from __future__ import annotations
 
-import contextlib
-
 from .ir import Kernel, Ref
+from .switch import Rewrite
 
-ENABLED = True
+ENABLED = Rewrite()
+disabled = ENABLED.disabled
 BLAS_FLOATS = ("float32", "float64")
-
-
-@contextlib.contextmanager
-def disabled():
-    """Lower without epilogue folds inside the block (to compare against the plain program)."""
-    global ENABLED
-    saved, ENABLED = ENABLED, False
-    try:
-        yield
-    finally:
-        ENABLED = saved
 
 
 def fold_sgd_into_gemm(lw, kernels, writes):
