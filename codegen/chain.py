@@ -12,7 +12,7 @@ programs); the request index keys on `ENABLED`.
 
 from __future__ import annotations
 
-from .ir import Kernel
+from .ir import Kernel, readers_of
 from .switch import Rewrite
 
 ENABLED = Rewrite()
@@ -27,12 +27,7 @@ def fuse_matmul_chains(lw, kernels, kernel_of):
     if not ENABLED:
         return kernels, None
     nodes, outputs = lw.nodes, set(lw.req.outputs)
-    readers = {}
-    for n in nodes:
-        for r in n.inputs:
-            readers.setdefault(r, []).append(n.id)
-        for r, _ in n.guard:
-            readers.setdefault(r, []).append(-1)
+    readers = readers_of(nodes)
     home = {kern.nodes[0]: kern for kern in kernels if kern.kind == "MatMul" and len(kern.nodes) == 1}
     changed = False
     for kern in list(kernels):

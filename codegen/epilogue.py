@@ -13,7 +13,7 @@ and the gemm reads no variable that the step writes (a gemm moved later must see
 
 from __future__ import annotations
 
-from .ir import Kernel, Ref
+from .ir import Kernel, Ref, readers_of
 from .switch import Rewrite
 
 ENABLED = Rewrite()
@@ -27,12 +27,7 @@ def fold_sgd_into_gemm(lw, kernels, writes):
     if not ENABLED:
         return kernels, None
     nodes, outputs = lw.nodes, set(lw.req.outputs)
-    readers = {}
-    for n in nodes:
-        for r in n.inputs:
-            readers.setdefault(r, []).append(n.id)
-        for r, _ in n.guard:
-            readers.setdefault(r, []).append(-1)  # a guard predicate is a reader that never moves
+    readers = readers_of(nodes)
     written = {n.inputs[0].node for n in nodes if n.op in writes}
     home = {i: kern for kern in kernels for i in kern.nodes + kern.data.get("prologue", [])}
     changed = False

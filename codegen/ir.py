@@ -83,3 +83,15 @@ class CompiledProgram:
     kernels: list  # one line per kernel, for debugging
     libs: tuple = ()  # libraries it links (e.g. "openblas"); empty when it came from the request index
     upgrade: object = None  # tiers.Upgrade when `path` is the quick build and -O3 is still to come
+
+
+def readers_of(nodes):
+    """{Ref: ids of the nodes that read it}; a cond guard's predicate counts as a reader with id -1, one that
+    never moves (rewrites that drop or move a producer must see it)."""
+    readers = {}
+    for n in nodes:
+        for r in n.inputs:
+            readers.setdefault(r, []).append(n.id)
+        for r, _ in n.guard:
+            readers.setdefault(r, []).append(-1)
+    return readers
