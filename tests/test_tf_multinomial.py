@@ -10,35 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_tf_random import check_case
+from fixtures.random_cases import multinomial, multinomial_large
+from test_tf_random import FIXTURE, check_case
 
 import pygraph as tf
-
-FIXTURE = __import__("os").path.join(__import__("os").path.dirname(__file__), "fixtures", "tf_random.npz")
-LOGITS = np.log(np.array([[0.1, 0.2, 0.3, 0.4], [0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]]))
 
 
 @pytest.fixture(scope="module")
 def tf_values():
     with np.load(FIXTURE) as data:
         return {k: data[k] for k in data.files}
-
-
-def multinomial():
-    tf.set_random_seed(5)
-    return {
-        "one_row": tf.multinomial([[0.5, -1.0, 2.0, 0.0, 1.0]], 9, seed=3),
-        "rows_f32": tf.multinomial(LOGITS.astype(np.float32), 5, seed=4),
-        "rows_f64_int32": tf.random.categorical(LOGITS, 7, dtype=tf.int32, seed=6),
-        "masked": tf.multinomial([[-np.inf, 0.0, -np.inf, 1.0], [3.0, -np.inf, -np.inf, -np.inf]], 6, seed=7),
-        "graph_seed_only": tf.multinomial([[1.0, 2.0, 3.0]], 4),
-        "no_samples": tf.multinomial([[1.0, 2.0]], 0, seed=8),
-    }
-
-
-def multinomial_large():
-    logits = np.log(np.random.default_rng(0).uniform(0.05, 1.0, (64, 50)))
-    return {"batch64": tf.multinomial(logits.astype(np.float32), 40, seed=9)}
 
 
 def test_tf_numbers_names_and_repeated_runs(tf_values):

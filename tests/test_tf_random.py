@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 import pytest
+from fixtures.random_cases import both_seeds, graph_only, initializers, op_seed_only
 
 import pygraph as tf
 
@@ -25,70 +26,10 @@ def tf_values():
         return {k: data[k] for k in data.files}
 
 
-def both_seeds():
-    tf.set_random_seed(42)
-    return {
-        "uniform_f32": tf.random_uniform([3, 4], seed=7),
-        "uniform_f64": tf.random_uniform([5, 3], dtype=tf.float64, seed=8),
-        "uniform_range": tf.random_uniform([7], -3.0, 5.0, seed=9),
-        "uniform_i32": tf.random_uniform([9], -4, 17, dtype=tf.int32, seed=10),
-        "uniform_i64": tf.random_uniform([5], -(2**40), 2**40, dtype=tf.int64, seed=11),
-        "normal_f32": tf.random_normal([7], seed=12),
-        "normal_f64": tf.random_normal([5], dtype=tf.float64, seed=13),
-        "normal_scaled": tf.random_normal([2, 3], mean=1.5, stddev=0.25, seed=14),
-        "trunc_f32": tf.truncated_normal([10], seed=15),
-        "trunc_f64": tf.truncated_normal([3, 3], dtype=tf.float64, seed=16),
-        "normal_big": tf.random_normal([1001], seed=17),
-        "trunc_big": tf.truncated_normal([1001], seed=18),
-        "trunc_big_f64": tf.truncated_normal([301], dtype=tf.float64, seed=19),
-        "shuffle_vector": tf.random_shuffle(np.arange(10, dtype=np.int32), seed=20),
-        "shuffle_rows": tf.random_shuffle(np.arange(18, dtype=np.float32).reshape(6, 3), seed=21),
-        "shuffle_long": tf.random_shuffle(np.arange(1000, dtype=np.int64), seed=22),
-        "shuffle_one_row": tf.random_shuffle(np.ones((1, 4), np.float64), seed=23),
-    }
-
-
-def op_seed_only():
-    return {
-        "uniform_f32": tf.random_uniform([6], seed=5),
-        "normal_f64": tf.random_normal([3], dtype=tf.float64, seed=6),
-        "trunc_f32": tf.truncated_normal([2, 2], seed=2**31 + 3),
-    }
-
-
-def graph_only():
-    tf.set_random_seed(1234)
-    return {
-        "uniform": tf.random_uniform([2, 3], -1.0, 1.0),
-        "normal": tf.random_normal([4], stddev=2.0),
-        "trunc": tf.truncated_normal([5]),
-        "normal_f64": tf.random_normal([3], dtype=tf.float64),
-    }
-
-
-def initializers():
-    tf.set_random_seed(2024)
-    init = tf.initializers
-    return {
-        "default_glorot": tf.get_variable("default", [3, 4]),
-        "glorot_uniform": tf.get_variable("gu", [3, 4], initializer=init.glorot_uniform()),
-        "glorot_normal": tf.get_variable("gn", [3, 4], initializer=init.glorot_normal()),
-        "he_normal": tf.get_variable("hn", [3, 4], initializer=init.he_normal()),
-        "he_uniform": tf.get_variable("hu", [3, 4], initializer=init.he_uniform()),
-        "lecun_normal": tf.get_variable("ln", [3, 4], initializer=init.lecun_normal()),
-        "variance_scaling": tf.get_variable(
-            "vs", [3, 4], initializer=tf.variance_scaling_initializer(2.0, "fan_avg", "untruncated_normal")),
-        "truncated": tf.get_variable("tn", [5], initializer=tf.truncated_normal_initializer(stddev=0.1)),
-        "normal": tf.get_variable("rn", [5], initializer=tf.random_normal_initializer(1.0, 0.5)),
-        "uniform": tf.get_variable("ru", [5], initializer=tf.random_uniform_initializer(-0.5, 0.5)),
-        "seeded_f64": tf.get_variable("sd", [5], tf.float64, initializer=init.glorot_uniform(seed=3)),
-    }
-
-
 def check_case(tf_values, case, build, same_ops=True):
     graph = tf.Graph()
     with graph.as_default():
-        tensors = build()
+        tensors = build(tf)
         if same_ops:  # TF 2's random_uniform skips min/max for [0, 1): only where op counts matter
             np.testing.assert_array_equal([op.name for op in graph.get_operations()], tf_values[f"{case}/op_names"])
         variables = any(isinstance(t, tf.Variable) for t in tensors.values())
