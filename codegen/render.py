@@ -139,11 +139,18 @@ def elementwise(lw, kernel, k):
     comment = ", ".join(f"{nodes[i].op} {nodes[i].name}" for i in kernel.nodes)
     names = [s for s, _, _ in strided]
 
+    inner = {s: _inner_step(lw.dims[ref], loop) for s, ref, _ in strided}
+    runtime_strided = [s for s in names if inner[s] is None]
+
+    def strided_index(s):
+        return {1: f"off{s} + j", 0: f"off{s}", None: f"off{s} + j * si{s}"}[inner[s]]
+
     def body(fn, flat_loop, with_struct):
-        fill = (lambda s: "i") if flat_loop else (lambda s: f"off{s} + j * si{s}")
+        fill = (lambda s: "i") if flat_loop else strided_index
         text = [_fill_markers(line, names, fill) for line in lines]
         return template("elementwise.cc.j2").render(k=k, comment=comment, ptrs=ptrs, strided=names, fn=fn,
-                                                     flat=flat_loop, lines=text, with_struct=with_struct)
+                                                     flat=flat_loop, lines=text, with_struct=with_struct,
+                                                     runtime_strided=runtime_strided)
 
     helper = body(f"k{k}_body", flat, True)
     if not flat:  # symbols that differ at compile time are often equal at run time: keep a flat loop too
@@ -177,6 +184,17 @@ def elementwise(lw, kernel, k):
     if err_node is not None:
         call.append(f"if (c.err) return ctx->fail(ctx, PG_INVALID_ARGUMENT, {err_node}, pg_flag_text(c.err));")
     return helper, f"// k{k}: {comment}\n" + "\n".join(call)
+
+
+def _inner_step(dims, loop):
+    """A broadcast input's step along the loop's innermost dim when known at build time: 1 when its last dim
+    is the loop's (contiguous: the inner loop vectorises, e.g. a bias over NHWC channels; when that dim is 1
+    at run time the step is never taken), 0 when it is a literal 1, None: read at run time."""
+    if dims[-1] == loop[-1]:
+        return 1
+    if dims[-1] == 1:
+        return 0
+    return None
 
 
 def _fill_markers(line, names, fill):
