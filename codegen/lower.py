@@ -36,6 +36,7 @@ class Lowering:
         self.allocs = []  # buffer declarations
         self.libs = set()  # extra link libraries asked for by structured kernels
         self.scratch_slots = 0
+        self.forward = {}  # Identity output -> the ref whose buffer it shares (plan_buffers)
 
     # helpers for emitters
     def dtype(self, ref):
@@ -198,6 +199,8 @@ def plan_buffers(lw, kernels, kernel_of):
             lw.buffers[r] = buf
             lw.allocs.append(f"{buf.name}[0] = {emit.literal(node.attrs['value'], node.dtypes[0])};")
     _alias_variable_reads(lw, kernels, kernel_of, needs_buffer, outputs)
+    var_buffers = {lw.buffers[Ref(i, 0)].name for i, n in enumerate(nodes)
+                   if n.op == "Arg" and n.attrs.get("kind") == "var"}
     copies = []
     for k in kernels:
         for i in k.nodes:
@@ -210,8 +213,15 @@ def plan_buffers(lw, kernels, kernel_of):
                         k.data.setdefault("extra_stores", []).append((ref, _new_buffer(lw, ref, outputs[ref])))
                 elif ref not in outputs and (alias := _alias(lw, node, ref)) is not None:
                     lw.buffers[ref] = alias
+                elif (k.kind == "elementwise" and ref not in outputs
+                      and (src := _identity_source(lw, node, var_buffers)) is not None):
+                    lw.buffers[ref] = lw.buffers[src]
+                    lw.forward[ref] = src
                 elif ref in needs_buffer or k.kind != "elementwise":
                     lw.buffers[ref] = _new_buffer(lw, ref, outputs.get(ref))
+    for k in kernels:  # forwarded Identities compute nothing: their readers read the source (render.py)
+        k.nodes = [i for i in k.nodes if Ref(i, 0) not in lw.forward]
+    kernels[:] = [k for k in kernels if k.nodes or k.kind != "elementwise"]
     for ref, o in outputs.items():  # fetched arguments and constants are copied out
         op = nodes[ref.node].op
         if op == "Arg" or (op == "Const" and ref not in lw.buffers):
@@ -250,6 +260,20 @@ def _alias_variable_reads(lw, kernels, kernel_of, needs_buffer, outputs):
                 lw.buffers[ref] = lw.buffers[src]
                 kern.nodes.remove(i)
     kernels[:] = [k for k in kernels if k.nodes or k.kind != "elementwise"]
+
+
+def _identity_source(lw, node, var_buffers):
+    """The input of an Identity whose output can share the input's buffer instead of copying it (a
+    gradient's tuple/control_dependency: 6.4 MB per W10 step): an input that is materialised and never
+    written after it is computed. Not a variable (updates write it; _alias_variable_reads decides for its
+    reads) nor a value inside a tf.while_loop (rewritten each iteration)."""
+    if node.op != "Identity" or node.loop:
+        return None
+    src = node.inputs[0]
+    buf = lw.buffers.get(src)
+    if buf is None or buf.name in var_buffers or lw.nodes[src.node].loop:
+        return None
+    return src
 
 
 def _alias(lw, node, ref):

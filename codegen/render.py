@@ -94,6 +94,8 @@ def elementwise(lw, kernel, k):
                 flat = False
 
     def operand(ref):
+        while ref in lw.forward:  # an Identity sharing its input's buffer (lower._identity_source)
+            ref = lw.forward[ref]
         node = nodes[ref.node]
         if ref.node in members:  # computed earlier in this loop (a write's value too, after the write)
             return f"v{ref.node}_{ref.index}"
