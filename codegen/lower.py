@@ -37,6 +37,7 @@ class Lowering:
         self.libs = set()  # extra link libraries asked for by structured kernels
         self.scratch_slots = 0
         self.forward = {}  # Identity output -> the ref whose buffer it shares (plan_buffers)
+        self.conv_columns = {}  # a Conv2D's im2col key -> its scratch slot (structured/conv.py)
 
     # helpers for emitters
     def dtype(self, ref):

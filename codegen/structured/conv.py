@@ -129,13 +129,38 @@ class Conv:
         lw.libs.add("openblas")
         lib = common.library(lw, "linalg.h.j2") + common.library(lw, "conv.h.j2")
         t = common.ctype(node.dtypes[0])
-        call = call.format(T=t, a=a, b=b, o=common.out_buf(lw, node).name, slot=common.reserve_scratch(lw))
+        key = _columns_key(lw, node, f)
+        if node.op == "Conv2DBackpropFilter" and key in lw.conv_columns:
+            slot, reuse = lw.conv_columns[key], "true"
+        else:
+            slot, reuse = common.reserve_scratch(lw), "false"
+            if node.op == "Conv2D" and key is not None:
+                lw.conv_columns[key] = slot
+        if node.op == "Conv2DBackpropFilter":
+            call = call[:-1] + ", " + reuse + ")"
+        call = call.format(T=t, a=a, b=b, o=common.out_buf(lw, node).name, slot=slot)
         big = common.fail(node.id, [f"{node.op}: dimensions must be below 2^31 for BLAS"])
         oom = f"return ctx->fail(ctx, PG_RESOURCE_EXHAUSTED, {node.id}, \"out of memory\");"
         block = (f"// k{index}: {node.op} {node.name}\n{{\n  {_geom_decl(node, x, f, out)}\n"
                  f"  if (g.n * g.pixels() > {INT32_MAX} || g.cols() > {INT32_MAX} || g.o > {INT32_MAX}) {big}\n"
                  f"  if (!{call}) {oom}\n}}")
         return lib, block
+
+
+def _columns_key(lw, node, f_dims):
+    """What determines the column matrix (im2col) of a Conv2D or Conv2DBackpropFilter: the same input value
+    with the same filter window, strides, padding and dtype. None where a Conv2D's columns may not survive
+    until a later Conv2DBackpropFilter reads them: inside a tf.cond branch or tf.while_loop (either may
+    not run, or run again), or an input that a variable update could rewrite in between."""
+    if node.op not in ("Conv2D", "Conv2DBackpropFilter") or node.guard or node.loop:
+        return None
+    x = node.inputs[0]
+    buf = lw.buffers.get(x)
+    variables = {lw.buffers[Ref(n.id, 0)].name for n in lw.nodes
+                 if n.op == "Arg" and n.attrs.get("kind") == "var" and Ref(n.id, 0) in lw.buffers}
+    if buf is None or buf.name in variables:
+        return None
+    return (x, f_dims[0], f_dims[1], tuple(node.attrs["strides"]), node.attrs["padding"], node.dtypes[0])
 
 
 class Pool:
