@@ -124,7 +124,7 @@ class Conv:
             a, b = common.in_buf(lw, node, 1).name, common.in_buf(lw, node, 2).name
         else:
             x, f, out = dims[0], _sizes(lw, node, 1), dims[2]
-            call = "pg_conv2d_backprop_filter<{T}>(ctx, g, {a}, {b}, {o}, {slot})"
+            call = "pg_conv2d_backprop_filter<{T}>(ctx, g, {a}, {b}, {o}, {slot}, {reuse})"
             a, b = common.in_buf(lw, node, 0).name, common.in_buf(lw, node, 2).name
         lw.libs.add("openblas")
         lib = common.library(lw, "linalg.h.j2") + common.library(lw, "conv.h.j2")
@@ -136,9 +136,7 @@ class Conv:
             slot, reuse = common.reserve_scratch(lw), "false"
             if node.op == "Conv2D" and key is not None:
                 lw.conv_columns[key] = slot
-        if node.op == "Conv2DBackpropFilter":
-            call = call[:-1] + ", " + reuse + ")"
-        call = call.format(T=t, a=a, b=b, o=common.out_buf(lw, node).name, slot=slot)
+        call = call.format(T=t, a=a, b=b, o=common.out_buf(lw, node).name, slot=slot, reuse=reuse)
         big = common.fail(node.id, [f"{node.op}: dimensions must be below 2^31 for BLAS"])
         oom = f"return ctx->fail(ctx, PG_RESOURCE_EXHAUSTED, {node.id}, \"out of memory\");"
         block = (f"// k{index}: {node.op} {node.name}\n{{\n  {_geom_decl(node, x, f, out)}\n"
