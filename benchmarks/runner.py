@@ -114,7 +114,8 @@ def main(argv=None):
                         help="interpreter with the peers installed (default: .venv-peers from `make bench-peers`)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for every framework")
     parser.add_argument("--out", default=None,
-                        help="folder for results.md/json/png (default benchmarks/results; --quick: a temp folder)")
+                        help="folder for results.md/json/png (default benchmarks/results, which also rewrites "
+                             "benchmarks/RESULTS.md; with --out or --quick RESULTS.md is left alone)")
     args = parser.parse_args(argv)
     frameworks = [f for f in args.frameworks.split(",") if f]
     unknown = sorted(set(frameworks) - set(FRAMEWORKS))
@@ -124,7 +125,9 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="pgbench-") as work:
         results = run(frameworks, args.peers_python, args.threads, args.quick, work)
         out = Path(args.out) if args.out else (None if args.quick else ROOT / "benchmarks" / "results")
-        table = report.write(results, out, results_md=None if args.quick else ROOT / "benchmarks" / "RESULTS.md",
+        # An exploratory run (--out, --quick) must not rewrite the committed RESULTS.md behind the user's back.
+        results_md = None if (args.quick or args.out) else ROOT / "benchmarks" / "RESULTS.md"
+        table = report.write(results, out, results_md=results_md,
                              other_python=args.peers_python)
         print(table)
         if out is not None:
