@@ -9,7 +9,6 @@ from .dtypes import DType
 from .feeds import feed_converter
 from .folding import fold_constants, tall_constant_transposed
 from .graph import Operation, Tensor
-from .interpreter import Fallback, Interpreter, interpretable
 from .ops import registry, var_init
 from .ops.core import as_bytes_array, fmt_shape
 from .plan_loops import LOOP_OPS, check_loop_fetches, loop_node_attrs, loop_of_node
@@ -18,6 +17,13 @@ _C_NAMES = {"float32": "float", "float64": "double", "int32": "int32", "int64": 
             "string": "string"}
 _threads_set = False
 _ASSIGNS = ("Assign", "AssignAdd", "AssignSub")
+
+
+def _interpreter():
+    """The interpreter tier, imported at the first plan rather than at `import pygraph`."""
+    from . import interpreter
+
+    return interpreter
 
 
 def prune(fetch_tensors, targets, fed):
@@ -98,7 +104,8 @@ class Plan:
             self._check_variables()
         try:
             outs = self.kernel(args)  # the one callee: a compiled module, or the interpreter until the swap
-        except Fallback:  # the interpreter cannot run this call (it undid its writes): compiled code runs it
+        except _interpreter().Fallback:  # (evaluated only once something is raised) the interpreter cannot
+            # run this call (it undid its writes): compiled code runs it
             self._swap(self.tiering.now(self.session))
             return self._call(args)
         except _runtime.KernelError as e:
@@ -376,11 +383,12 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
     reads = [(v, r) for v, r in dict.fromkeys(reads) if v not in writes]
 
     request = _codegen.Request(nodes, args, outputs, label=_label(fetch_tensors, targets))
+    interp = _interpreter()
     compiled = _codegen.compile_request(request, debug=config.debug_level(),
                                         tiered=tiered and not config.optimized_only(),
-                                        interpretable=interpretable(nodes))
+                                        interpretable=interp.interpretable(nodes))
     kernel = (_runtime.Kernel(compiled.path, compiled.num_outputs) if compiled.path is not None
-              else Interpreter(request, node_ops))  # the first tier: nothing compiled yet (codegen/tiers.py)
+              else interp.Interpreter(request, node_ops))  # the first tier: nothing compiled yet (codegen/tiers.py)
     locked = [op.inputs[0].op for op in needed if op.type in _ASSIGNS and op.attrs.get("use_locking")
               and op.inputs[0].op.type == "VariableV2"]
     locks = [session._variable_lock(v) for v in dict.fromkeys(locked)]
