@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+# The interpreter, safe_files and pathlib load here, with `import pygraph`, although only a first Session.run
+# uses them (the first tier; codegen's disk cache): every program runs one, and W8 times `import` and the first
+# result apart, so deferring them would only move their cost (tf.summary, tf.train.Saver and the custom ops,
+# now deferred, used to bring pathlib and safe_files' hashlib, secrets, socket and shutil).
+import pathlib  # noqa: F401
+
 import numpy as np
 
-from . import _runtime, config, errors
+from . import _runtime, config, errors, safe_files  # noqa: F401
 from .dtypes import DType
 from .feeds import feed_converter
 from .folding import fold_constants, tall_constant_transposed
 from .graph import Operation, Tensor
+from .interpreter import Fallback, Interpreter, interpretable
 from .ops import registry, var_init
 from .ops.core import as_bytes_array, fmt_shape
 from .plan_loops import LOOP_OPS, check_loop_fetches, loop_node_attrs, loop_of_node
@@ -19,11 +26,6 @@ _threads_set = False
 _ASSIGNS = ("Assign", "AssignAdd", "AssignSub")
 
 
-def _interpreter():
-    """The interpreter tier, imported at the first plan rather than at `import pygraph`."""
-    from . import interpreter
-
-    return interpreter
 
 
 def prune(fetch_tensors, targets, fed):
@@ -104,8 +106,7 @@ class Plan:
             self._check_variables()
         try:
             outs = self.kernel(args)  # the one callee: a compiled module, or the interpreter until the swap
-        except _interpreter().Fallback:  # (evaluated only once something is raised) the interpreter cannot
-            # run this call (it undid its writes): compiled code runs it
+        except Fallback:  # the interpreter cannot run this call (it undid its writes): compiled code runs it
             self._swap(self.tiering.now(self.session))
             return self._call(args)
         except _runtime.KernelError as e:
@@ -383,12 +384,11 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
     reads = [(v, r) for v, r in dict.fromkeys(reads) if v not in writes]
 
     request = _codegen.Request(nodes, args, outputs, label=_label(fetch_tensors, targets))
-    interp = _interpreter()
     compiled = _codegen.compile_request(request, debug=config.debug_level(),
                                         tiered=tiered and not config.optimized_only(),
-                                        interpretable=interp.interpretable(nodes))
+                                        interpretable=interpretable(nodes))
     kernel = (_runtime.Kernel(compiled.path, compiled.num_outputs) if compiled.path is not None
-              else interp.Interpreter(request, node_ops))  # the first tier: nothing compiled yet (codegen/tiers.py)
+              else Interpreter(request, node_ops))  # the first tier: nothing compiled yet (codegen/tiers.py)
     locked = [op.inputs[0].op for op in needed if op.type in _ASSIGNS and op.attrs.get("use_locking")
               and op.inputs[0].op.type == "VariableV2"]
     locks = [session._variable_lock(v) for v in dict.fromkeys(locked)]

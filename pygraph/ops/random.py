@@ -13,6 +13,8 @@ graph seed follow TF 1.x (the op count); TF 2.x's compat.v1 counts seedless rand
 
 from __future__ import annotations
 
+import secrets
+
 import numpy as np
 
 from .. import dtypes
@@ -31,8 +33,6 @@ FLOATS = (dtypes.float32, dtypes.float64)
 def _initial_state(op):
     seed, seed2 = op.attrs["seed"], op.attrs["seed2"]
     if seed == 0 and seed2 == 0:  # no seed anywhere: nondeterministic, as TF
-        import secrets  # here, not at `import pygraph`: it brings hashlib and OpenSSL
-
         seed, seed2 = secrets.randbits(63) | 1, secrets.randbits(63)
     return np.array([seed, seed2, 0], dtype=np.int64)
 
