@@ -258,9 +258,13 @@ def __getattr__(name):
     return value
 
 
+# submodules the eager import loaded as a side effect, so dir(pygraph) listed them
+_FORMERLY_LISTED = ("checkpoint", "checksums", "custom_ops", "nn_impl")
+
+
 def __dir__():
-    """The loaded names, the deferred ones and the submodules (the eager import listed those it loaded)."""
-    return sorted({*globals(), *_LAZY, *_submodules()})
+    """What dir(pygraph) listed when everything loaded at import: the loaded names and the deferred ones."""
+    return sorted({*globals(), *_LAZY, *_FORMERLY_LISTED})
 
 
 __all__ = sorted(n for n in {*globals(), *_LAZY} if not n.startswith("_"))  # `import *`: the lazy names too
