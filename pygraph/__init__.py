@@ -217,8 +217,8 @@ class random:  # noqa: N801  (TF 1.x's tf.random namespace)
 
 
 # Loaded on first use (PEP 562), so `import pygraph` does not pay for what a program may never touch:
-# the namespaces tf.nn, tf.losses, tf.layers, tf.train (its Saver loads later still), tf.summary (event
-# files, logging, sockets) and the C++ custom-op machinery. Every op type is still registered at import
+# the namespaces tf.nn, tf.losses, tf.layers, tf.train (its Saver, zipfile and json load later still),
+# tf.summary (event files, logging) and the C++ custom-op machinery. Every op type is still registered at import
 # (ops/__init__.py): a graph read from a file finds its rows.
 # name -> (module, attribute; None: the module itself)
 _LAZY = {
@@ -244,8 +244,8 @@ def _submodules():
 
 
 def __getattr__(name):
-    """A deferred name, or a submodule the eager import used to load as a side effect (tf.checkpoint,
-    tf.custom_ops, ...). The import system's per-module lock makes a first touch from several threads safe:
+    """A deferred name, or a submodule (tf.checkpoint, tf.custom_ops, ...: the eager import loaded some as a
+    side effect). The import system's per-module lock makes a first touch from several threads safe:
     each waits for the one import, and the value stored is the same object whoever stores it."""
     if name not in _LAZY and (name.startswith("_") or name not in _submodules()):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
