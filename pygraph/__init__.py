@@ -30,7 +30,9 @@ from . import (  # noqa: E402
     dtypes,
     errors,
     initializers,  # noqa: E402
+    nn,  # noqa: E402
     sysconfig,  # noqa: E402
+    train,  # noqa: E402  (its Saver and meta graphs load on first use: train/__init__.py)
 )
 from .dtypes import DType, as_dtype, float32, float64, int32, int64, string  # noqa: E402,A004
 from .dtypes import bool_ as bool
@@ -217,16 +219,15 @@ class random:  # noqa: N801  (TF 1.x's tf.random namespace)
 
 
 # Loaded on first use (PEP 562), so `import pygraph` does not pay for what a program may never touch:
-# the namespaces tf.nn, tf.losses, tf.layers, tf.train (its Saver, zipfile and json load later still),
-# tf.summary (event files, logging) and the C++ custom-op machinery. Every op type is still registered at import
+# tf.losses, tf.layers, tf.summary (event files, logging) and the C++ custom-op machinery. tf.nn and tf.train
+# stay eager: most programs build with them, and deferring them would only move their cost into graph
+# construction (timed by benchmarks/first_compile.py). Every op type is still registered at import
 # (ops/__init__.py): a graph read from a file finds its rows.
 # name -> (module, attribute; None: the module itself)
 _LAZY = {
     "layers": (".layers", None),
     "losses": (".losses", None),
-    "nn": (".nn", None),
     "summary": (".summary", None),
-    "train": (".train", None),
     "build_op_library": (".custom_ops", "build_op_library"),
     "inline_op": (".custom_ops", "inline_op"),
     "load_op_library": (".custom_ops", "load_op_library"),
