@@ -13,9 +13,12 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 # Editable install: Python and template edits apply at once; runtime/ changes rebuild through this rule.
+# compileall writes the .pyc files pip writes for an installed wheel (an editable install has none, and
+# with PYTHONDONTWRITEBYTECODE set every `import pygraph` would compile the sources again).
 $(STAMP): $(PY) $(SOURCES)
 	$(PY) -m pip install -q scikit-build-core pybind11 cmake ninja
 	$(PY) -m pip install -q --no-build-isolation -e '.[test]'
+	$(PY) -m compileall -q pygraph codegen
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -56,6 +59,7 @@ wheel: $(STAMP)
 
 # make bench: the full table (benchmarks/RESULTS.md, benchmarks/results/); BENCH_ARGS=--quick for the smoke test.
 bench: $(STAMP)
+	$(PY) -m compileall -q pygraph codegen
 	$(PY) -m benchmarks $(BENCH_ARGS)
 
 # The peers (TensorFlow CPU, PyTensor, JAX, numexpr, matplotlib) go into their own venv, never into .venv.

@@ -30,14 +30,10 @@ from . import (  # noqa: E402
     dtypes,
     errors,
     initializers,  # noqa: E402
-    layers,  # noqa: E402
-    losses,  # noqa: E402
     nn,  # noqa: E402
-    summary,  # noqa: E402
     sysconfig,  # noqa: E402
-    train,  # noqa: E402
+    train,  # noqa: E402  (its Saver and meta graphs load on first use: train/__init__.py)
 )
-from .custom_ops import build_op_library, inline_op, load_op_library  # noqa: E402
 from .dtypes import DType, as_dtype, float32, float64, int32, int64, string  # noqa: E402,A004
 from .dtypes import bool_ as bool
 from .gradients import AggregationMethod, UnconnectedGradients, gradients  # noqa: E402
@@ -220,3 +216,56 @@ class random:  # noqa: N801  (TF 1.x's tf.random namespace)
     from .ops.random import random_normal as normal
     from .ops.random import random_shuffle as shuffle
     from .ops.random import random_uniform as uniform
+
+
+# Loaded on first use (PEP 562), so `import pygraph` does not pay for what a program may never touch:
+# tf.losses, tf.layers, tf.summary (event files, logging) and the C++ custom-op machinery. tf.nn and tf.train
+# stay eager: most programs build with them, and deferring them would only move their cost into graph
+# construction (timed by benchmarks/first_compile.py). Every op type is still registered at import
+# (ops/__init__.py): a graph read from a file finds its rows.
+# name -> (module, attribute; None: the module itself)
+_LAZY = {
+    "layers": (".layers", None),
+    "losses": (".losses", None),
+    "summary": (".summary", None),
+    "build_op_library": (".custom_ops", "build_op_library"),
+    "inline_op": (".custom_ops", "inline_op"),
+    "load_op_library": (".custom_ops", "load_op_library"),
+}
+
+
+def _submodules():
+    """The modules and packages in this folder (pkgutil would also list the editable install's extra paths)."""
+    import os
+
+    here = os.path.dirname(__file__)
+    return {e.name[:-3] if e.name.endswith(".py") else e.name for e in os.scandir(here)
+            if not e.name.startswith("_") and (e.name.endswith(".py") or os.path.exists(os.path.join(e.path,
+                                                                                                 "__init__.py")))}
+
+
+def __getattr__(name):
+    """A deferred name, or a submodule (tf.checkpoint, tf.custom_ops, ...: the eager import loaded some as a
+    side effect). The import system's per-module lock makes a first touch from several threads safe:
+    each waits for the one import, and the value stored is the same object whoever stores it."""
+    if name not in _LAZY and (name.startswith("_") or name not in _submodules()):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    module_name, attribute = _LAZY.get(name, ("." + name, None))
+    module = importlib.import_module(module_name, __name__)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+# submodules the eager import loaded as a side effect, so dir(pygraph) listed them
+_FORMERLY_LISTED = ("checkpoint", "checksums", "custom_ops", "nn_impl")
+
+
+def __dir__():
+    """What dir(pygraph) listed when everything loaded at import: the loaded names and the deferred ones."""
+    return sorted({*globals(), *_LAZY, *_FORMERLY_LISTED})
+
+
+__all__ = sorted(n for n in {*globals(), *_LAZY} if not n.startswith("_"))  # `import *`: the lazy names too

@@ -80,9 +80,9 @@ def in_top_k(predictions, targets, k, name=None):
     in, and a row with a non-finite prediction or an out-of-range target gives False (TF's InTopKV2)."""
     with op_scope(name, "in_top_k", [predictions, targets]) as scope:
         preds = convert_to_tensor(predictions, name="predictions")
-        if preds.dtype is not dtypes.float32:
-            raise TypeError(f"Value passed to parameter 'predictions' has DataType {preds.dtype.name} not in list "
-                            "of allowed values: float32")
+        if preds.dtype is not dtypes.float32:  # a fixed-type input, not a type attr: TF's other message
+            raise TypeError(f"Input 'predictions' of 'InTopKV2' Op has type {preds.dtype.name} that does not match "
+                            "expected type of float32.")
         if preds.shape.ndims is not None and preds.shape.ndims != 2:
             raise ValueError(f"predictions must be 2-dimensional, got shape {preds.shape}")
         classes = None if preds.shape.ndims is None else preds.shape.as_tuple()[1]

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+# The interpreter, safe_files and pathlib load here, with `import pygraph`, although only a first Session.run
+# uses them (the first tier; codegen's disk cache): every program runs one, and W8 times `import` and the first
+# result apart, so deferring them would only move their cost (tf.summary, tf.train.Saver and the custom ops,
+# now deferred, used to bring pathlib and safe_files' hashlib, secrets, socket and shutil).
+import pathlib  # noqa: F401
+
 import numpy as np
 
-from . import _runtime, config, errors
+from . import _runtime, config, errors, safe_files  # noqa: F401
 from .dtypes import DType
 from .feeds import feed_converter
 from .folding import fold_constants, tall_constant_transposed
@@ -18,6 +24,8 @@ _C_NAMES = {"float32": "float", "float64": "double", "int32": "int32", "int64": 
             "string": "string"}
 _threads_set = False
 _ASSIGNS = ("Assign", "AssignAdd", "AssignSub")
+
+
 
 
 def prune(fetch_tensors, targets, fed):

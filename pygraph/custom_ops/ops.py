@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .. import dtypes, errors
 from ..ops import attr_checks, attr_schema, registry
-from ..ops.core import convert_to_tensor, make_op, op_scope
+from ..ops.core import check_dtype, convert_to_tensor, make_op, op_scope
 from ..shape import TensorShape
 from . import abi
 
@@ -125,9 +125,8 @@ def python_function(info):
                 default = spec.attrs[arg.type_attr].default
                 t = convert_to_tensor(v, given, name=arg.name, preferred_dtype=default)
                 allowed = spec.attrs[arg.type_attr].allowed
-                if allowed and t.dtype not in allowed:
-                    raise TypeError(f"Value passed to parameter '{arg.name}' has DataType {t.dtype.name} not in "
-                                    f"list of allowed values: {', '.join(d.name for d in allowed)}")
+                if allowed:
+                    check_dtype(arg.name, t.dtype, allowed)
                 attrs[arg.type_attr] = attrs.get(arg.type_attr) if arg.type_attr in kwargs else t.dtype
                 if attrs[arg.type_attr] is not t.dtype:
                     raise TypeError(f"Input '{arg.name}' of '{spec.name}' Op has type {t.dtype.name} that does not "

@@ -23,6 +23,18 @@ def fmt_shape(shape):
     return "[" + ",".join("?" if d is None else str(d) for d in shape.as_tuple()) + "]"
 
 
+def check_dtype(param, dtype, allowed, op_type=None):
+    """TypeError unless dtype is one of `allowed`, in TF's words (op_def_library._SatisfiesTypeConstraint:
+    "Value passed to parameter 'x' has DataType int32 not in list of allowed values: float32, float64"),
+    the list in `allowed`'s order (keep TF's op-def order). op_type, when given, is appended as
+    " (op Sin)": pygraph's errors name the op; TF's text is the message's whole prefix."""
+    if dtype not in allowed:
+        names = ", ".join(d.name for d in allowed)
+        where = f" (op {op_type})" if op_type else ""
+        raise TypeError(f"Value passed to parameter '{param}' has DataType {dtype.name} not in list of allowed "
+                        f"values: {names}{where}")
+
+
 def infer_dtype(value):
     """TF1's dtype for a Python value: int -> int32 (int64 if it does not fit), float -> float32."""
     if isinstance(value, (np.ndarray, np.generic)):

@@ -9,7 +9,7 @@ from .. import dtypes
 from ..shape import TensorShape
 from . import attr_checks as checks
 from . import registry
-from .core import constant, convert_to_tensor, fmt_shape, make_op, op_scope
+from .core import check_dtype, constant, convert_to_tensor, fmt_shape, make_op, op_scope
 
 MATMUL_TYPES = (dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64)
 
@@ -32,13 +32,6 @@ registry.register("MatrixInverse", registry.STRUCTURED,
 registry.register("Transpose", registry.STRUCTURED,
                   numpy=lambda x, perm=None, op=None: np.transpose(x, op.attrs["perm"]).copy(),
                   attrs={"perm": "list(int)", "T": "type", "Tperm": "type"}, check=checks.transpose)
-
-
-def _check_dtype(op_type, param, t, allowed):
-    if t.dtype not in allowed:
-        names = ", ".join(d.name for d in allowed)
-        raise TypeError(f"Value passed to parameter '{param}' has DataType {t.dtype.name} not in list of allowed "
-                        f"values: {names} (op {op_type})")
 
 
 def _rank2(op_type, name, shapes, t):
@@ -84,7 +77,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
         if b.dtype is not a.dtype:
             raise TypeError(f"Input 'b' of 'MatMul' Op has type {b.dtype.name} that does not match type "
                             f"{a.dtype.name} of argument 'a'.")
-        _check_dtype("MatMul", "a", a, MATMUL_TYPES)
+        check_dtype("a", a.dtype, MATMUL_TYPES, "MatMul")
         ta, tb = bool(transpose_a or adjoint_a), bool(transpose_b or adjoint_b)
         if (a.shape.ndims or 0) > 2 or (b.shape.ndims or 0) > 2:
             return _batch_matmul(a, b, ta, tb, scope)
@@ -137,7 +130,7 @@ def matrix_inverse(input, adjoint=False, name=None):  # noqa: A002
     InvalidArgumentError("Input is not invertible.") as in TF."""
     with op_scope(name, "MatrixInverse", [input]) as scope:
         x = convert_to_tensor(input, name="input")
-        _check_dtype("MatrixInverse", "input", x, (dtypes.float32, dtypes.float64))
+        check_dtype("input", x.dtype, (dtypes.float64, dtypes.float32), "MatrixInverse")  # TF's order
         if x.shape.ndims is not None and x.shape.ndims < 2:
             raise ValueError(f"Shape must be at least rank 2 but is rank {x.shape.ndims} for '{scope[:-1]}' (op: "
                              f"'MatrixInverse') with input shapes: {fmt_shape(x.shape)}.")

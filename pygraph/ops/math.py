@@ -8,7 +8,7 @@ from .. import dtypes
 from ..graph import Tensor
 from ..shape import TensorShape, broadcast_static
 from . import attr_checks, registry
-from .core import convert_to_tensor, fmt_shape, make_op, op_scope
+from .core import check_dtype, convert_to_tensor, fmt_shape, make_op, op_scope
 
 F = (dtypes.float32, dtypes.float64)
 INTS = (dtypes.int32, dtypes.int64)
@@ -87,13 +87,6 @@ registry.register("Select", registry.ELEMENTWISE, numpy=np.where, attrs={})
 registry.register("AddN", registry.ELEMENTWISE, numpy=lambda *xs: sum(xs[1:], xs[0]), attrs={})
 
 
-def _check_allowed(op_type, param, t, allowed):
-    if t.dtype not in allowed:
-        names = ", ".join(d.name for d in allowed)
-        raise TypeError(f"Value passed to parameter '{param}' has DataType {t.dtype.name} not in list of "
-                        f"allowed values: {names} (op {op_type})")
-
-
 def broadcast_shape(op_type, name, shapes):
     out = TensorShape(())
     for s in shapes:
@@ -137,7 +130,7 @@ def binary(op_type, x, y, name=None, default_name=None, converted=False):
         if not converted:
             x, y = _convert_pair(x, y)
         _same_dtype(op_type, [x, y], ["x", "y"])
-        _check_allowed(op_type, "x", x, allowed)
+        check_dtype("x", x.dtype, allowed, op_type)
         shape = broadcast_shape(op_type, scope[:-1], [x.shape, y.shape])
         out_dtype = dtypes.bool_ if out_bool else x.dtype
         return make_op(op_type, [x, y], [(out_dtype, shape)], scope).outputs[0]
@@ -147,7 +140,7 @@ def unary(op_type, x, name=None, default_name=None):
     allowed, _ = UNARY[op_type]
     with op_scope(name, default_name or op_type, [x]) as scope:
         x = convert_to_tensor(x, name="x")
-        _check_allowed(op_type, "x", x, allowed)
+        check_dtype("x", x.dtype, allowed, op_type)
         return make_op(op_type, [x], [(x.dtype, x.shape)], scope).outputs[0]
 
 
@@ -360,7 +353,7 @@ def add_n(inputs, name=None):
     with op_scope(name, "AddN", inputs) as scope:
         ts = [convert_to_tensor(t) for t in inputs]
         _same_dtype("AddN", ts, ["inputs"] * len(ts))
-        _check_allowed("AddN", "inputs", ts[0], NUM)
+        check_dtype("inputs", ts[0].dtype, NUM, "AddN")
         shape = ts[0].shape
         for t in ts[1:]:
             if not shape.is_compatible_with(t.shape):

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import dtypes
 from . import attr_checks, math, registry
-from .core import convert_to_tensor, fmt_shape, make_op, op_scope
+from .core import check_dtype, convert_to_tensor, fmt_shape, make_op, op_scope
 
 F, INTS, NUM = math.F, math.INTS, math.NUM
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -103,9 +103,7 @@ def leaky_relu(features, alpha=0.2, name=None):
         x = convert_to_tensor(features, name="features")
         if x.dtype.is_integer:
             x = math.cast(x, dtypes.float32)
-        if x.dtype not in F:
-            raise TypeError(f"Value passed to parameter 'features' has DataType {x.dtype.name} not in list of "
-                            "allowed values: float32, float64 (op LeakyRelu)")
+        check_dtype("features", x.dtype, F, "LeakyRelu")
         try:  # a float attr: 32 bits in TF, so float64 inputs see float32(alpha) too
             alpha = float(np.float32(np.asarray(alpha).item()))
         except (TypeError, ValueError):
@@ -133,9 +131,7 @@ def _predicate(op_type):
     def fn(x, name=None):
         with op_scope(name, op_type, [x]) as scope:
             x = convert_to_tensor(x, name="x")
-            if x.dtype not in F:
-                raise TypeError(f"Value passed to parameter 'x' has DataType {x.dtype.name} not in list of "
-                                f"allowed values: float32, float64 (op {op_type})")
+            check_dtype("x", x.dtype, F, op_type)
             return make_op(op_type, [x], [(dtypes.bool_, x.shape)], scope, {"T": x.dtype}).outputs[0]
 
     fn.__name__ = {"IsNan": "is_nan", "IsInf": "is_inf", "IsFinite": "is_finite"}[op_type]

@@ -21,7 +21,7 @@ from .. import dtypes
 from ..graph import get_default_graph
 from . import attr_checks as checks
 from . import registry
-from .core import convert_to_tensor, make_op, op_scope
+from .core import check_dtype, convert_to_tensor, make_op, op_scope
 from .layout import static_ints
 from .math import add
 
@@ -161,14 +161,10 @@ def _multinomial_grad(op, grad):
 def _categorical(logits, num_samples, dtype, seed, name, default_name):
     """TF's multinomial_categorical_impl: TF's CPU kernel's numbers (codegen/templates/random.h.j2)."""
     dtype = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
-    if dtype not in (dtypes.int32, dtypes.int64):
-        raise TypeError(f"Value passed to parameter 'output_dtype' has DataType {dtype.name} not in list of "
-                        "allowed values: int32, int64")
+    check_dtype("output_dtype", dtype, (dtypes.int32, dtypes.int64))
     with op_scope(name, default_name, [logits]) as scope:
         logits = convert_to_tensor(logits, name="logits")
-        if logits.dtype not in FLOATS:
-            raise TypeError(f"Value passed to parameter 'logits' has DataType {logits.dtype.name} not in list of "
-                            "allowed values: float32, float64")
+        check_dtype("logits", logits.dtype, FLOATS)
         if logits.shape.ndims not in (None, 2):
             raise ValueError(f"Shape must be rank 2 but is rank {logits.shape.ndims} for '{scope}Multinomial' "
                              f"(op: 'Multinomial'): logits should be a matrix, got shape {logits.shape}")

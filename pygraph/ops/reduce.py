@@ -14,7 +14,7 @@ from ..graph import Tensor
 from ..shape import TensorShape
 from . import attr_checks as checks
 from . import registry
-from .core import constant, convert_to_tensor, fmt_shape, make_op, op_scope
+from .core import check_dtype, constant, convert_to_tensor, fmt_shape, make_op, op_scope
 
 NUM = (dtypes.float32, dtypes.float64, dtypes.int32, dtypes.int64)
 
@@ -105,10 +105,7 @@ def _reduce(op_type, input_tensor, axis, keepdims, name, reduction_indices, keep
         indices = constant(axis_value, dtype=dtypes.int32, name="Const")
     with op_scope(name, op_type, [input_tensor]) as scope:
         x = convert_to_tensor(input_tensor, name="input")
-        if x.dtype not in NUM:
-            names = ", ".join(d.name for d in NUM)
-            raise TypeError(f"Value passed to parameter 'input' has DataType {x.dtype.name} not in list of "
-                            f"allowed values: {names} (op {op_type})")
+        check_dtype("input", x.dtype, NUM, op_type)
         if axis is not None:
             axes = _static_axes(axis)
             axis_value = np.asarray(axes if isinstance(axis, (list, tuple)) else axes[0], dtype=np.int32)
@@ -163,14 +160,10 @@ def _arg(op_type, input, axis, name, dimension, output_type):  # noqa: A002
     if axis is None:
         axis = 0
     output_type = dtypes.as_dtype(output_type)
-    if output_type not in (dtypes.int32, dtypes.int64):
-        raise TypeError(f"Value passed to parameter 'output_type' has DataType {output_type.name} not in list of "
-                        "allowed values: int32, int64")
+    check_dtype("output_type", output_type, (dtypes.int32, dtypes.int64))
     with op_scope(name, op_type, [input]) as scope:
         x = convert_to_tensor(input, name="input")
-        if x.dtype not in NUM:
-            raise TypeError(f"Value passed to parameter 'input' has DataType {x.dtype.name} not in list of "
-                            f"allowed values: float32, float64, int32, int64 (op {op_type})")
+        check_dtype("input", x.dtype, NUM, op_type)
         axes = _static_axes(axis, "dimension")
         if len(axes) != 1:
             raise ValueError(f"{op_type} takes a single axis, got {axis!r}.")

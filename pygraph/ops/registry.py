@@ -59,9 +59,12 @@ def register(op_type, kind, numpy=None, stateful=False, attrs=None, check=None):
 
 
 # Op types registered by a module imported only when a graph needs them: a meta graph read from a file
-# holds pygraph.distribute's collectives although its reader never imported pygraph.distribute.
+# holds pygraph.distribute's collectives (or summaries) although its reader never imported that module.
 LAZY = {"PgAllreduce": "pygraph.distribute.ops", "PgBroadcast": "pygraph.distribute.ops",
-        "PgAllgather": "pygraph.distribute.ops"}
+        "PgAllgather": "pygraph.distribute.ops",
+        # tf.summary loads on first use (pygraph/__init__.py), a graph file's summary nodes load it too
+        "ScalarSummary": "pygraph.summary.ops", "HistogramSummary": "pygraph.summary.ops",
+        "MergeSummary": "pygraph.summary.ops"}
 
 
 def find(op_type):

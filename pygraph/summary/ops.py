@@ -16,7 +16,7 @@ import numpy as np
 from .. import dtypes, errors
 from ..graph import GraphKeys, add_to_collection, get_collection, name_scope
 from ..ops import registry
-from ..ops.core import constant, convert_to_tensor, fmt_shape, make_op
+from ..ops.core import check_dtype, constant, convert_to_tensor, fmt_shape, make_op
 from ._protos import proto
 from .histogram import histogram_proto
 
@@ -52,9 +52,7 @@ def _collect(value, collections, default_collections):
 
 
 def _check_real(op_type, values):
-    if values.dtype not in _REAL:
-        raise TypeError(f"Value passed to parameter 'values' has DataType {values.dtype.name} not in list of "
-                        f"allowed values: {', '.join(d.name for d in _REAL)} (op {op_type}).")
+    check_dtype("values", values.dtype, _REAL, op_type)
 
 
 def _text(tag):

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 from .. import dtypes
 from ..graph import GraphKeys, Tensor, get_default_graph
 from ..ops.core import constant
 from ..ops.state import Variable
-
-_log = logging.getLogger("pygraph")
 
 
 def global_step(sess, global_step_tensor):
@@ -29,7 +25,9 @@ def get_global_step(graph=None):
         except KeyError:
             return None
     else:
-        _log.error("Multiple tensors in global_step collection.")
+        import logging  # here: `import pygraph` does not load logging for this one rare message
+
+        logging.getLogger("pygraph").error("Multiple tensors in global_step collection.")
         return None
     assert_global_step(step)
     return step
