@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from . import errors
 
-LOOP_OPS = ("Enter", "Exit", "NextIteration", "LoopCond")
+LOOP_OPS = ("Enter", "Exit", "NextIteration", "LoopCond", "PgStackPop")
 
 
 def frame_of(op):
@@ -31,14 +31,23 @@ def loop_of_node(op, frames):
     return tuple(loop)
 
 
-def loop_node_attrs(op, after, attrs, frames, node_of, loop_merges):
+def loop_node_attrs(op, after, attrs, frames, node_of, loop_merges, nodes):
     """Attributes of a while loop's node for the compiler: a Merge reads only its Enter as input (its
     NextIteration comes later, as attrs["next"]) and knows its loop's number; a LoopCond runs after all of
-    its loop's Merges, so every loop variable is current when it breaks."""
+    its loop's Merges, so every loop variable is current when it breaks. A gradient loop's PgStackPop
+    knows the node that pushes its stack (ops/while_grad.py): its value has that node's shape."""
+    if op.type == "PgStackPop":
+        push = next(c for c in op.control_inputs if c.type == "PgStackPush" and c.attrs["stack"] == op.attrs["stack"])
+        attrs["push"] = node_of[push]
+        return after
     frame = op._while_frame
     attrs.pop("frame_name", None)
     if op.type == "Merge":
         attrs["frame"] = frames.setdefault(frame, len(frames))
+        cond = frame.loop_cond.op if frame.loop_cond is not None else None
+        if cond in node_of:  # a Merge added after the loop was built (a gradient's counter, while_grad.py)
+            later = nodes[node_of[cond]]
+            later.after = (*later.after, len(nodes))  # this Merge's node, about to be added
     if op.type == "LoopCond":
         after = after + [node_of[m] for m in frame.merges if m in node_of and node_of[m] not in after]
     if op.type == "NextIteration":
