@@ -132,3 +132,48 @@ def test_what_is_not_supported_is_refused_by_name():
     in_cond = tf.cond(x > 0, lambda: tf.while_loop(lambda v: v < 10.0, lambda v: v * x, [x]), lambda: x)
     with pytest.raises(tf.errors.UnimplementedError, match="inside a tf.cond branch or another tf.while_loop"):
         tf.gradients(in_cond, [x])
+
+
+def test_loop_gradients_on_the_quick_build_then_the_optimized_one(monkeypatch, tmp_path):
+    """With tiers on, a loop's gradient starts on the -O1 build (the interpreter runs no loops), then the
+    -O3 build is swapped in: every call gives the same numbers."""
+    from pygraph.codegen import toolchain
+
+    monkeypatch.setenv("PYGRAPH_OPTIMIZED_ONLY", "0")
+    monkeypatch.setenv("PYGRAPH_CACHE_DIR", str(tmp_path / "cache"))  # no -O3 build there yet
+    toolchain.clear_memory_cache()
+    x = tf.placeholder(tf.float64, [])
+    y = tf.while_loop(lambda i, v: i < 5, lambda i, v: (i + 1, tf.sin(v) * x), [0, x])[1]
+    (dx,) = tf.gradients(y, [x])
+    step = 1e-6
+    with tf.Session() as sess:
+        numeric = (sess.run(y, {x: 0.9 + step}) - sess.run(y, {x: 0.9 - step})) / (2 * step)
+        calls = [sess.run(dx, {x: 0.9}) for _ in range(4)]
+        upgrades = [p.upgrade for p, _ in sess._plans.values() if p.upgrade is not None]
+        assert upgrades and all(u.job.wait(300) and u.job.error is None for u in upgrades)
+        calls.append(sess.run(dx, {x: 0.9}))
+    assert calls[0] == pytest.approx(numeric, rel=1e-6)
+    assert all(c == calls[0] for c in calls)
+    toolchain.clear_memory_cache()
+
+
+def test_a_training_step_through_a_loop_compiles_ahead_of_time(tmp_path):
+    """pygraph.aot builds the same program; its golden test checks the loss and the updated weights against
+    Session.run's."""
+    import pygraph.aot as aot
+
+    rng = np.random.default_rng(3)
+    X = tf.placeholder(tf.float32, [T, B, D], name="X")
+    W = tf.Variable(rng.normal(size=(H, H)).astype(np.float32) * 0.4, name="W")
+    U = tf.Variable(rng.normal(size=(D, H)).astype(np.float32) * 0.4, name="U")
+
+    def body(t, h):
+        return t + 1, tf.tanh(tf.matmul(h, W) + tf.matmul(tf.gather(X, t), U))
+
+    h_T = tf.while_loop(lambda t, h: t < T, body, [0, tf.zeros([B, H])])[1]
+    loss = tf.reduce_sum(tf.square(h_T - 0.3))
+    train = tf.train.GradientDescentOptimizer(0.05).minimize(loss)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        aot.compile(sess, [X], [loss, train], tmp_path / "step", name="step")
+    aot.build(tmp_path / "step")  # raises when the golden test fails

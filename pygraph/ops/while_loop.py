@@ -11,8 +11,8 @@ iteration and the NextIteration's afterwards, LoopCond breaks out, Exit reads th
 
 Loop variables keep their shapes (TF's default); a `shape_invariants` entry may be less specific, but
 pygraph's compiled loop still needs the shape to stay the same from one iteration to the next (checked
-when the loop runs). Gradients through a loop are not implemented (back_prop=False loops stop them, as
-in TF).
+when the loop runs). tf.gradients differentiates a loop as a whole with a gradient loop (while_grad.py);
+back_prop=False loops stop gradients, as in TF.
 """
 
 from __future__ import annotations
@@ -275,12 +275,14 @@ def _count_iterations(cond, body, loop_vars, limit, counter, return_same_structu
 
 
 def _not_differentiable_loop(op, *grads):
-    frame = op._while_frame
-    if not frame.back_prop:  # TF: a back_prop=False loop passes no gradient
+    """Reached only by loop ops that tf.while_loop did not build here (gradients.backprop differentiates
+    its loops as a whole)."""
+    frame = getattr(op, "_while_frame", None)
+    if frame is not None and not frame.back_prop:  # TF: a back_prop=False loop passes no gradient
         return [None] * len(op.inputs)
     raise errors.UnimplementedError(None, op, errors.describe(
-        op, f"pygraph cannot differentiate through tf.while_loop yet ('{op.name}' of loop {frame.name}): "
-            "build the loop with back_prop=False, or wrap the values it reads in tf.stop_gradient."))
+        op, f"pygraph cannot differentiate through '{op.name}' ({op.type}): it differentiates only loops built by "
+            "tf.while_loop in this process (not an imported graph's)."))
 
 
 for _type in ("Exit", "Enter", "NextIteration"):
