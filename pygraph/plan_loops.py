@@ -44,12 +44,12 @@ def loop_node_attrs(op, after, attrs, frames, node_of, loop_merges, nodes):
     attrs.pop("frame_name", None)
     if op.type == "Merge":
         attrs["frame"] = frames.setdefault(frame, len(frames))
-        cond = frame.loop_cond.op if frame.loop_cond is not None else None
-        if cond in node_of:  # a Merge added after the loop was built (a gradient's counter, while_grad.py)
-            later = nodes[node_of[cond]]
-            later.after = (*later.after, len(nodes))  # this Merge's node, about to be added
+        cond = loop_merges.get(("LoopCond", frame))
+        if cond is not None:  # a Merge added after the loop was built (a gradient's counter, while_grad.py)
+            nodes[cond].after = (*nodes[cond].after, len(nodes))  # this Merge's node, about to be added
     if op.type == "LoopCond":
         after = after + [node_of[m] for m in frame.merges if m in node_of and node_of[m] not in after]
+        loop_merges[("LoopCond", frame)] = len(nodes)  # this LoopCond's node, about to be added
     if op.type == "NextIteration":
         attrs["merge"] = loop_merges[op._while_merge]
     return after

@@ -177,3 +177,16 @@ def test_a_training_step_through_a_loop_compiles_ahead_of_time(tmp_path):
         sess.run(tf.global_variables_initializer())
         aot.compile(sess, [X], [loss, train], tmp_path / "step", name="step")
     aot.build(tmp_path / "step")  # raises when the golden test fails
+
+
+def test_a_loop_gradient_survives_a_meta_graph_round_trip(tmp_path):
+    x = tf.placeholder(tf.float32, [], name="x")
+    y = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * x), [0, x])[1]  # x**4
+    (dx,) = tf.gradients(y, [x])
+    tf.train.export_meta_graph(str(tmp_path / "loop.meta"))
+    with tf.Graph().as_default() as g:
+        tf.train.import_meta_graph(str(tmp_path / "loop.meta"))
+        with tf.Session() as sess:
+            assert sess.run(g.get_tensor_by_name(dx.name), {"x:0": 2.0}) == 4 * 2.0**3
+        with pytest.raises(tf.errors.UnimplementedError, match="imported from a graph file"):
+            tf.gradients(g.get_tensor_by_name(y.name), [g.get_tensor_by_name("x:0")])

@@ -84,7 +84,12 @@ def _captured(frame, between):
 
 def loop_gradients(frame, exit_grads, between, op):
     """[(tensor outside the loop, its gradient)] for the loop of `frame`, given its Exits' gradients."""
-    if not frame.back_prop or all(g is None for g in exit_grads):
+    if not frame.back_prop:
+        return []
+    if frame.body_ctx is None:  # its exits are unknown, so its gradient cannot be skipped either
+        _refuse(op, "the loop was imported from a graph file (pygraph differentiates loops that tf.while_loop "
+                    "built in this process)")
+    if all(g is None for g in exit_grads):
         return []
     _check_supported(frame, op)
     float_vars = [i for i, x in enumerate(frame.exits) if x.dtype.is_floating]
