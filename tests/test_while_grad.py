@@ -68,6 +68,15 @@ def test_maximum_iterations_and_a_loop_variable_passed_through():
     check_gradient(build, [np.array([0.5, 1.5]), np.array(1.3)])
 
 
+def test_two_loops_in_sequence_the_second_capturing_the_first():
+    def build(x, w):
+        a = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, tf.tanh(v * w)), [0, x])[1]
+        b = tf.while_loop(lambda i, v: i < 2, lambda i, v: (i + 1, v * a + w), [0, a * 0.5])[1]
+        return [b, a * a]
+
+    check_gradient(build, [np.array([0.3, -0.8]), np.array([1.1, 0.7])])
+
+
 def test_two_gradients_of_one_loop_run_together():
     x = tf.placeholder(tf.float64, [])
     y = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * x), [0, tf.constant(1.0, tf.float64)])[1]
