@@ -85,6 +85,7 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
             if t.graph is not g:
                 raise ValueError(f"Tensor {t.name} is not an element of the graph of the ys and xs.")
         grad_ys = _default_grad_ys(grad_ys, ys)
+        while_grad.check_xs_outside_loops(xs)
         between = _between_ops(g, [y.op for y in ys], [x.op for x in xs])
         stop_ops = _stop_ops([x.op for x in xs], between) | {t.op for t in stop_tensors}
 

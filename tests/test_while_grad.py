@@ -141,6 +141,10 @@ def test_what_is_not_supported_is_refused_by_name():
     in_cond = tf.cond(x > 0, lambda: tf.while_loop(lambda v: v < 10.0, lambda v: v * x, [x]), lambda: x)
     with pytest.raises(tf.errors.UnimplementedError, match="inside a tf.cond branch or another tf.while_loop"):
         tf.gradients(in_cond, [x])
+    inside = []
+    y = tf.while_loop(lambda v: v < 10.0, lambda v: inside.append(v * x) or inside[-1], [x])
+    with pytest.raises(tf.errors.UnimplementedError, match="a value inside the loop"):
+        tf.gradients(y, [inside[0]])
 
 
 def test_loop_gradients_on_the_quick_build_then_the_optimized_one(monkeypatch, tmp_path):

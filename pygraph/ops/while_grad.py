@@ -82,6 +82,15 @@ def _captured(frame, between):
     return out
 
 
+def check_xs_outside_loops(xs):
+    """A loop is differentiated as a whole: a gradient with respect to one of its inner values is refused."""
+    for x in xs:
+        frame = loop_frame(x.op)
+        if frame is not None and x.op.type != "Exit":
+            _refuse(x.op, f"tf.gradients with respect to {x.name}, a value inside the loop, is not supported "
+                          "(differentiate with respect to the loop's inputs or the tensors its body reads)")
+
+
 def loop_gradients(frame, exit_grads, between, op):
     """[(tensor outside the loop, its gradient)] for the loop of `frame`, given its Exits' gradients."""
     if not frame.back_prop:
