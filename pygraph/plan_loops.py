@@ -37,8 +37,11 @@ def loop_node_attrs(op, after, attrs, frames, node_of, loop_merges, nodes):
     its loop's Merges, so every loop variable is current when it breaks. A gradient loop's PgStackPop
     knows the node that pushes its stack (ops/while_grad.py): its value has that node's shape."""
     if op.type == "PgStackPop":
-        push = next(c for c in op.control_inputs if c.type == "PgStackPush" and c.attrs["stack"] == op.attrs["stack"])
-        attrs["push"] = node_of[push]
+        pushes = [c for c in op.control_inputs if c.type == "PgStackPush" and c.attrs["stack"] == op.attrs["stack"]]
+        if len(pushes) != 1 or pushes[0] not in node_of:
+            errors.raise_for_op(errors.INVALID_ARGUMENT, op, f"PgStackPop '{op.name}' needs one control input: the "
+                                "PgStackPush of its stack (a tf.while_loop gradient's graph was edited?)")
+        attrs["push"] = node_of[pushes[0]]
         return after
     frame = op._while_frame
     attrs.pop("frame_name", None)
