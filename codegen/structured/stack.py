@@ -1,7 +1,8 @@
 """PgStackPush and PgStackPop: the stacks on which a tf.while_loop saves values for its gradient loop
 (pygraph/ops/while_grad.py). The forward loop's body pushes a value every iteration; the gradient loop,
 which runs as many iterations afterwards, pops them in reverse. One stack is one std::vector of bytes
-declared with the buffers, so it lives for one run of the program."""
+declared with the buffers, so it lives for one run of the program. A `dims_only` pair copies nothing:
+its readers use only the value's dims (the same in every iteration), and its buffer stays unwritten."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ class StackPush:
         stack, n = _stack_var(lw, node), common.numel(out.dims)
         src = lw.buffers.get(node.inputs[0])
         lines = [f"// k{index}: PgStackPush {node.name}"]
+        if node.attrs.get("dims_only"):  # the gradient reads only its dims, known before the loops run
+            copy = f"memcpy({out.name}, {src.name}, sizeof(*{out.name}) * ({n}));"
+            return "", "\n".join(lines + ([copy] if src is not None and src.name != out.name else []))
         if src is None:  # a scalar literal
             value = lw.nodes[node.inputs[0].node].attrs["value"]
             lines.append(f"{out.name}[0] = {emit.literal(value, node.dtypes[0])};")
@@ -56,6 +60,8 @@ class StackPop:
         node = common.node_of(lw, kernel)
         out = common.out_buf(lw, node, 0)
         stack, n = _stack_var(lw, node), common.numel(out.dims)
+        if node.attrs.get("dims_only"):
+            return "", f"// k{index}: PgStackPop {node.name}: only its dims are read (nothing saved)"
         empty = common.fail(node.id, ["internal: the gradient loop popped more values than its forward loop "
                                       "pushed"], code="PG_INTERNAL")
         return "", (f"// k{index}: PgStackPop {node.name}\n"

@@ -12,7 +12,8 @@ ops are what tf.gradients builds over the body's ops, created inside the gradien
 
 The forward values those ops read are saved as TF saves them: the forward loop's body pushes each one on a
 stack every iteration (PgStackPush, one stack per value), and the gradient loop pops it (PgStackPop), so
-its iteration k sees the forward iteration k's value. The count n comes from a counter that the first
+its iteration k sees the forward iteration k's value (a value read only for its dims is not copied: see
+_mark_dims_only). The count n comes from a counter that the first
 gradient adds to the forward loop (TF's AddForwardLoopCounter). A stack lives for one run of the compiled
 program (codegen/structured/stack.py). TF names these StackV2/StackPushV2/StackPopV2 and keeps the stack
 in a resource; pygraph's pair of ops names the stack in an attribute instead, so an exported graph with a
@@ -33,7 +34,7 @@ from .control_flow import _in_context, switch
 from .core import constant, make_op, op_scope
 from .math import identity, zeros_like
 
-_STACK = {"T": "type", "stack": "string"}
+_STACK = {"T": "type", "stack": "string", "dims_only": "bool"}
 # stateful: never folded, never merged; each runs in its loop's every iteration
 registry.register("PgStackPush", registry.STRUCTURED, stateful=True, attrs=_STACK)
 registry.register("PgStackPop", registry.STRUCTURED, stateful=True, attrs=_STACK)
@@ -120,7 +121,8 @@ def loop_gradients(frame, exit_grads, between, op):
             accs = [a if d is None else a + d for a, d in zip(accs, d_reads)]
             return [j - 1] + grads + accs
 
-        out = _gradient_loop(frame, lambda j, *state: j > 0, body, init, shapes)
+        grad_frame, out = _gradient_loop(frame, lambda j, *state: j > 0, body, init, shapes)
+        _mark_dims_only(grad_frame)
     pairs = [(frame.enters[i].op.inputs[0], g) for i, g in zip(float_vars, out[1:1 + n])]
     return pairs + [(t, acc) for (t, _), acc in zip(captured, out[1 + n:])]
 
@@ -132,7 +134,23 @@ def _gradient_loop(forward, cond, body, init, shapes):
     with op_scope(None, "while", init) as scope:
         frame = WhileFrame(scope + "while_context", graph._cond_context, forward.parallel_iterations, True)
         frame.graph, frame.scope, frame.grad_of = graph, scope, forward
-        return _build_loop(cond, body, init, shapes, frame, True)
+        return frame, _build_loop(cond, body, init, shapes, frame, True)
+
+
+# readers of a value that use only its dims: (op type, input positions where that holds)
+_DIMS_ONLY = {"Shape": (0,), "ZerosLike": (0,), "OnesLike": (0,), "SumToShape": (1,), "BroadcastLike": (1,)}
+
+
+def _mark_dims_only(grad_frame):
+    """A forward value that the gradient loop reads only for its dims (a broadcast's gradient summing to
+    its shape) needs no saving: its dims are the same in every iteration, and the compiled program knows
+    them before the loops run. Such a pair is marked `dims_only`: it copies nothing."""
+    graph = grad_frame.graph
+    for pop in grad_frame.stacks.values():
+        readers = [(op, k) for op in graph._ops for k, x in enumerate(op.inputs) if x is pop]
+        if readers and all(k in _DIMS_ONLY.get(op.type, ()) for op, k in readers):
+            pop.op.attrs["dims_only"] = True
+            pop.op._stack_push.attrs["dims_only"] = True
 
 
 def _body_vjp(frame, float_vars, grads, reads):
@@ -180,7 +198,7 @@ def forward_value(ctx, t):
 def _stack(forward, t, name):
     """Push `t` in every iteration of the forward loop's body; pop it in the gradient loop's."""
     graph = forward.graph
-    attrs = {"T": t.dtype, "stack": name}
+    attrs = {"T": t.dtype, "stack": name, "dims_only": False}
     with graph.control_dependencies(None):
         with _in_context(graph, forward.body_ctx):
             push = make_op("PgStackPush", [t], [(t.dtype, t.shape)], "StackPush", attrs)
