@@ -21,6 +21,7 @@ from .ops import (  # noqa: F401  (registers gradients)
     reduce_grad,
     registry,
     slicing_grad,
+    while_grad,
 )
 from .ops.core import constant, convert_to_tensor, fmt_shape
 from .ops.math import add_n, identity, ones_like, zeros_like
@@ -84,22 +85,40 @@ def gradients(ys, xs, grad_ys=None, name="gradients", colocate_gradients_with_op
             if t.graph is not g:
                 raise ValueError(f"Tensor {t.name} is not an element of the graph of the ys and xs.")
         grad_ys = _default_grad_ys(grad_ys, ys)
+        while_grad.check_xs_outside_loops(xs)
         between = _between_ops(g, [y.op for y in ys], [x.op for x in xs])
         stop_ops = _stop_ops([x.op for x in xs], between) | {t.op for t in stop_tensors}
 
         grads = {}  # op -> per output: list of incoming gradients, then the aggregated one
         for y, gy in zip(ys, grad_ys):
             _set_grad(grads, y, gy)
-        for op in sorted(between, key=lambda o: o._id, reverse=True):
-            with control_flow.op_context(op):  # an op in a cond branch: its gradient is in that branch
-                out_grads = _aggregate(grads, op)
-                in_grads = _op_gradients(op, out_grads, op not in stop_ops, gate_gradients, between)
-            for i, (t_in, in_grad) in enumerate(zip(op.inputs, in_grads)):
-                if in_grad is None:
-                    continue
-                _check_gradient(op, i, t_in, in_grad)
-                _set_grad(grads, t_in, in_grad)
+        backprop(grads, between, stop_ops, gate_gradients, control_flow.op_context)
         return [_get_grad(grads, x, unconnected_gradients) for x in xs]
+
+
+def backprop(grads, between, stop_ops, gate_gradients, context_of, inside=None):
+    """Hand the gradients in `grads` back through `between`, last op first. A tf.while_loop's ops are
+    differentiated together, by a gradient loop (ops/while_grad.py); every other op's gradient function
+    runs in `context_of(op)` (an op in a cond branch: its gradient is in that branch). `inside`: the loop
+    whose body's ops these are (each differentiated on its own, inside the gradient loop)."""
+    done_loops = set()
+    for op in sorted(between, key=lambda o: o._id, reverse=True):
+        frame = while_grad.loop_frame(op)
+        if frame is not None and frame is not inside:
+            if frame not in done_loops:
+                done_loops.add(frame)
+                exit_grads = [_aggregate(grads, x.op)[0] for x in frame.exits]
+                for t_in, in_grad in while_grad.loop_gradients(frame, exit_grads, between, op):
+                    _set_grad(grads, t_in, in_grad)
+            continue
+        with context_of(op):
+            out_grads = _aggregate(grads, op)
+            in_grads = _op_gradients(op, out_grads, op not in stop_ops, gate_gradients, between)
+        for i, (t_in, in_grad) in enumerate(zip(op.inputs, in_grads)):
+            if in_grad is None:
+                continue
+            _check_gradient(op, i, t_in, in_grad)
+            _set_grad(grads, t_in, in_grad)
 
 
 def _default_grad_ys(grad_ys, ys):
@@ -128,10 +147,11 @@ def _default_grad_ys(grad_ys, ys):
     return out
 
 
-def _between_ops(g, to_ops, from_ops):
-    """Ops on a data path from some x's op to some y's op (both ends included)."""
+def _between_ops(g, to_ops, from_ops, within=None):
+    """Ops on a data path from some x's op to some y's op (both ends included); with `within`, a path
+    only through those ops (and the xs' ops)."""
     consumers = {}
-    for op in g._ops:
+    for op in g._ops if within is None else within:
         for t in op.inputs:
             consumers.setdefault(t.op, []).append(op)
     reached = set()

@@ -25,6 +25,7 @@ from .ops.nn_ops import bias_add, elu, leaky_relu, relu6, selu, softsign  # noqa
 from .ops.reduce import reduce_max, reduce_sum
 from .ops.reduce_more import l2_loss  # noqa: F401
 from .ops.sorting import top_k  # noqa: F401
+from .rnn import dynamic_rnn, rnn_cell  # noqa: F401
 from .shape import TensorShape
 
 

@@ -328,7 +328,7 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
         loop = loop_of_node(op, frames)
         attrs = _codegen_attrs(op)
         if op.type in LOOP_OPS or loop_merge:
-            after = loop_node_attrs(op, after, attrs, frames, node_of, loop_merges)
+            after = loop_node_attrs(op, after, attrs, frames, node_of, loop_merges, nodes)
         elif op.type == "Merge":  # the predicate picks the taken branch's value
             pred = getattr(op, "_cond_pred", None)
             if pred is None or pred not in ref_of:

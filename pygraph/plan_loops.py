@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from . import errors
 
-LOOP_OPS = ("Enter", "Exit", "NextIteration", "LoopCond")
+LOOP_OPS = ("Enter", "Exit", "NextIteration", "LoopCond", "PgStackPop")
 
 
 def frame_of(op):
@@ -31,16 +31,28 @@ def loop_of_node(op, frames):
     return tuple(loop)
 
 
-def loop_node_attrs(op, after, attrs, frames, node_of, loop_merges):
+def loop_node_attrs(op, after, attrs, frames, node_of, loop_merges, nodes):
     """Attributes of a while loop's node for the compiler: a Merge reads only its Enter as input (its
     NextIteration comes later, as attrs["next"]) and knows its loop's number; a LoopCond runs after all of
-    its loop's Merges, so every loop variable is current when it breaks."""
+    its loop's Merges, so every loop variable is current when it breaks. A gradient loop's PgStackPop
+    knows the node that pushes its stack (ops/while_grad.py): its value has that node's shape."""
+    if op.type == "PgStackPop":
+        pushes = [c for c in op.control_inputs if c.type == "PgStackPush" and c.attrs["stack"] == op.attrs["stack"]]
+        if len(pushes) != 1 or pushes[0] not in node_of:
+            errors.raise_for_op(errors.INVALID_ARGUMENT, op, f"PgStackPop '{op.name}' needs one control input: the "
+                                "PgStackPush of its stack (a tf.while_loop gradient's graph was edited?)")
+        attrs["push"] = node_of[pushes[0]]
+        return after
     frame = op._while_frame
     attrs.pop("frame_name", None)
     if op.type == "Merge":
         attrs["frame"] = frames.setdefault(frame, len(frames))
+        cond = loop_merges.get(("LoopCond", frame))
+        if cond is not None:  # a Merge added after the loop was built (a gradient's counter, while_grad.py)
+            nodes[cond].after = (*nodes[cond].after, len(nodes))  # this Merge's node, about to be added
     if op.type == "LoopCond":
         after = after + [node_of[m] for m in frame.merges if m in node_of and node_of[m] not in after]
+        loop_merges[("LoopCond", frame)] = len(nodes)  # this LoopCond's node, about to be added
     if op.type == "NextIteration":
         attrs["merge"] = loop_merges[op._while_merge]
     return after

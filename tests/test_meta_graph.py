@@ -171,7 +171,9 @@ def _every_op_graph():
     nets += tf.gradients(tf.nn.conv2d(image, filt, [1, 1, 1, 1], "VALID"), [filt])
     loop = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, tf.cond(i > 0, lambda: v * 2.0, lambda: v + x)),
                          [0, x])  # Enter/Merge/LoopCond/Switch/NextIteration/Exit, a cond inside
-    return binary + unary + layout + reductions + misc + grads + [merged, branch] + nets + list(loop)
+    power = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * x), [0, x])[1]
+    loop_grad = tf.gradients(power, [x])  # a gradient loop: PgStackPush/PgStackPop
+    return binary + unary + layout + reductions + misc + grads + [merged, branch] + nets + list(loop) + loop_grad
 
 
 def _registered_op_types():

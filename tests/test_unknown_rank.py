@@ -46,6 +46,11 @@ def _loop(x):
     return tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 2.0), [tf.constant(0), x], back_prop=False)[1]
 
 
+def _loop_gradient(x):
+    """The gradient of a loop (its values saved on stacks: PgStackPush, PgStackPop)."""
+    return tf.gradients(tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * x), [tf.constant(0), x])[1], x)[0]
+
+
 def _cond(x):
     """A cond around the input (Switch and Merge, as tf.cond builds them)."""
     return tf.cond(tf.constant(True), lambda: x * 2.0, lambda: x - 1.0)
@@ -119,6 +124,7 @@ SPECS = {
     # control flow
     "Switch": _unary(_cond), "Merge": _unary(_cond),
     **{t: _unary(_loop) for t in ("Enter", "Exit", "NextIteration", "LoopCond")},
+    **{t: _unary(_loop_gradient) for t in ("PgStackPush", "PgStackPop")},
     # random (seeded: both builds draw the same numbers), state, summaries
     "RandomShuffle": _unary(lambda x: tf.random_shuffle(x, seed=3)),
     "RandomUniform": _unary(lambda x: tf.random_uniform(tf.shape(x), seed=4, dtype=tf.float64)),

@@ -11,8 +11,8 @@ iteration and the NextIteration's afterwards, LoopCond breaks out, Exit reads th
 
 Loop variables keep their shapes (TF's default); a `shape_invariants` entry may be less specific, but
 pygraph's compiled loop still needs the shape to stay the same from one iteration to the next (checked
-when the loop runs). Gradients through a loop are not implemented (back_prop=False loops stop them, as
-in TF).
+when the loop runs). tf.gradients differentiates a loop as a whole with a gradient loop (while_grad.py);
+back_prop=False loops stop gradients, as in TF.
 """
 
 from __future__ import annotations
@@ -41,6 +41,12 @@ class WhileFrame:
         self.parallel_iterations, self.back_prop = parallel_iterations, back_prop
         self.entered = {}  # outside tensor -> its Enter inside the loop
         self.merges = []
+        # filled by _build_loop for gradients (while_grad.py): per loop variable, in order
+        self.enters, self.ids, self.nexts, self.exits = [], [], [], []
+        self.pred_ctx = self.body_ctx = self.loop_cond = None
+        self.grad_of = None  # the forward frame, for a gradient loop built by while_grad.py
+        self.counter = None  # the forward iteration count (an Exit), added when a gradient needs it
+        self.stacks = {}  # forward tensor -> its value in a gradient loop (popped from a stack)
 
 
 class WhileContext:
@@ -68,6 +74,12 @@ class WhileContext:
         """`t` as seen inside the loop: itself, or an Enter (is_constant) of it built outside the loop."""
         if self.contains(t) or t.op.type == "VariableV2":  # a variable itself: assignments need its buffer
             return t
+        if self.frame.grad_of is not None:  # a gradient loop reads its forward loop's values (while_grad.py)
+            from .while_grad import forward_value
+
+            seen = forward_value(self, t)
+            if seen is not None:
+                return seen
         frame = self.frame
         if t not in frame.entered:
             outside = self.outer.capture(t) if self.outer is not None else t
@@ -146,15 +158,18 @@ def _build_loop(cond, body, loop_vars, shape_invariants, frame, return_same_stru
             merges.append(op.outputs[0])
         pred_ctx.pivot = merges[0]
         frame.merges = [m.op for m in merges]
+        frame.enters, frame.pred_ctx = enters, pred_ctx
         c = _scalar_bool(cond(*_pack(loop_vars, merges)[0]) if isinstance(loop_vars, (list, tuple))
                          else cond(merges[0]))
         loop_cond = make_op("LoopCond", [c], [(dtypes.bool_, ())], "LoopCond").outputs[0]
         loop_cond.op._while_frame = frame
+        frame.loop_cond = loop_cond
         switches = [switch(m, loop_cond) for m in merges]
     body_ctx = WhileContext(frame, 1)
     with _in_context(graph, body_ctx):
         ids = [identity(s[1]) for s in switches]
         body_ctx.pivot = ids[0]
+        frame.ids, frame.body_ctx = ids, body_ctx
         packed = _pack(loop_vars, ids)[0] if isinstance(loop_vars, (list, tuple)) else ids[0]
         result = body(*packed) if isinstance(loop_vars, (list, tuple)) else body(packed)
         if not isinstance(result, (list, tuple)):
@@ -172,7 +187,8 @@ def _build_loop(cond, body, loop_vars, shape_invariants, frame, return_same_stru
             n._while_frame, n._while_merge = frame, m.op
             m.op.inputs[1] = n.outputs[0]  # the back edge (TF's _AddNextAndBackEdge)
             nexts.append(n)
-    exits = []
+    frame.nexts = nexts
+    exits = frame.exits
     for s in switches:
         x = make_op("Exit", [s[0]], [(s[0].dtype, s[0].shape)], "Exit", {"T": s[0].dtype}).outputs[0]
         x.op._while_frame = frame
@@ -234,7 +250,7 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
             if shape_invariants is not None:
                 shape_invariants = (TensorShape(()), shape_invariants)
         frame = WhileFrame(scope + "while_context", graph._cond_context, parallel_iterations, back_prop)
-        frame.graph = graph
+        frame.graph, frame.scope = graph, scope
         result = _build_loop(cond, body, loop_vars, shape_invariants, frame, return_same_structure)
     return result[1] if maximum_iterations is not None else result
 
@@ -259,12 +275,14 @@ def _count_iterations(cond, body, loop_vars, limit, counter, return_same_structu
 
 
 def _not_differentiable_loop(op, *grads):
-    frame = op._while_frame
-    if not frame.back_prop:  # TF: a back_prop=False loop passes no gradient
+    """Reached only by loop ops that tf.while_loop did not build here (gradients.backprop differentiates
+    its loops as a whole)."""
+    frame = getattr(op, "_while_frame", None)
+    if frame is not None and not frame.back_prop:  # TF: a back_prop=False loop passes no gradient
         return [None] * len(op.inputs)
     raise errors.UnimplementedError(None, op, errors.describe(
-        op, f"pygraph cannot differentiate through tf.while_loop yet ('{op.name}' of loop {frame.name}): "
-            "build the loop with back_prop=False, or wrap the values it reads in tf.stop_gradient."))
+        op, f"pygraph cannot differentiate through '{op.name}' ({op.type}): it differentiates only loops built by "
+            "tf.while_loop in this process (not an imported graph's)."))
 
 
 for _type in ("Exit", "Enter", "NextIteration"):
