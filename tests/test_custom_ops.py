@@ -4,6 +4,7 @@ against numpy and finite differences; errors as TF gives them."""
 
 import os
 import subprocess
+import uuid
 
 import numpy as np
 import pytest
@@ -160,7 +161,10 @@ def test_wrong_abi_and_missing_entry_are_refused(tmp_path):
 
 
 def test_build_cache_rebuilds_on_source_change_only(tmp_path):
+    # A token unique to this run: a cache dir kept from an earlier run must not turn the first build into a hit.
+    token = uuid.uuid4().hex
     text = ('#include "tensorflow/core/framework/op.h"\n#include "tensorflow/core/framework/op_kernel.h"\n'
+            f'// run {token}\n'
             'REGISTER_OP("CacheProbe{n}").Input("x: float").Output("y: float");\n')
     before = dict(build.stats)
     a = tf.build_op_library([text.format(n=1)], name="probe")
