@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _runtime
 from .ops import registry
 
 
@@ -62,8 +63,17 @@ def _exact_in_numpy(tensors):
     """Values of `tensors` computed with numpy when every op they depend on is in _EXACT, else None."""
     from .plan import prune
 
+    ops = prune(tensors, [], {})
+    fp_mode = _runtime.flush_denormals()  # the compiled code's (and TF's) mode: subnormals flushed to zero
+    try:
+        return _fold_in_numpy(ops, tensors)
+    finally:
+        _runtime.restore_fp_mode(fp_mode)
+
+
+def _fold_in_numpy(ops, tensors):
     env = {}
-    for op in prune(tensors, [], {}):
+    for op in ops:
         if op.type == "Const":
             env[op.outputs[0]] = np.asarray(op.attrs["value"])
             continue

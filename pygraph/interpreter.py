@@ -168,6 +168,8 @@ class Interpreter:
         if self._locks:
             _runtime.lock_variables(self._locks)
         threads = _blas_threads_local(1) if _blas_threads_local is not None else None
+        # compiled code's (and TF's) mode: subnormals flushed to zero in numpy's loops and BLAS on this thread
+        fp_mode = _runtime.flush_denormals()
         try:
             with np.errstate(all="ignore"):
                 for step in self._steps:
@@ -179,6 +181,7 @@ class Interpreter:
             self._undo(undo)
             raise Fallback(f"node {step.id}: {e}") from e
         finally:
+            _runtime.restore_fp_mode(fp_mode)
             if threads is not None:
                 _blas_threads_local(threads)
             if self._locks:

@@ -115,6 +115,9 @@ def float_inputs(draw, dtype):
     xs, ys = shapes.input_shapes
     width = 32 if dtype == np.float32 else 64
     x = draw(hnp.arrays(dtype, xs, elements=st.floats(-60, 60, width=width)))
+    # a run flushes subnormals to zero as TF does (test_denormals.py), numpy here is IEEE: no input whose
+    # square or product could be subnormal (keeps zeros' signs)
+    x = np.where(np.abs(x) < 1e-15, x * 0, x).astype(dtype)
     mag = draw(hnp.arrays(dtype, ys, elements=st.floats(0.5, 4, width=width)))
     signs = draw(hnp.arrays(np.bool_, ys))
     y = np.where(signs, mag, -mag).astype(dtype)

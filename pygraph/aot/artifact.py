@@ -178,7 +178,7 @@ def _write_files(d, exp, golden, name, weights, march, blas, inc, host):
         shutil.copytree(inc / "pygraph" / "tf", d / "include" / "pygraph" / "tf")
         shutil.copytree(inc / "tensorflow", d / "include" / "tensorflow")
     (d / "host").mkdir()
-    for f in ("host_services.h", "host_services.cc", "thread_pool.h", "thread_pool.cc"):
+    for f in ("host_services.h", "host_services.cc", "thread_pool.h", "thread_pool.cc", "fp_mode.h"):
         shutil.copyfile(host / f, d / "host" / f)
     if "openblas" in exp.libs:
         (d / "host" / "builtin_blas.cc").write_text(env.loader.get_source(env, "aot/builtin_blas.cc")[0])

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "fp_mode.h"
 #include "pygraph/abi.h"
 #include "thread_pool.h"
 
@@ -46,6 +47,13 @@ const pg_op_def* find_op_def(const char* name);
 // What one call of a program writes: its outputs, its scratch arena and its first error. ctx->host points
 // here. Used by one call at a time: the Python bridge keeps a stack of idle ones per Kernel, so concurrent
 // calls never share one; an AOT instance owns one and is documented as one-thread-at-a-time.
+// Calls a bound program the way every host must: in TF's floating-point mode (fp_mode.h), restoring the
+// caller's mode after it. The Python bridge (kernel.cc) and every AOT artifact run programs through here.
+inline int32_t run_program(pg_run_fn run, pg_ctx* ctx, pg_tensor* args, int32_t nargs) {
+  ScopedFlushDenormals flush;
+  return run(ctx, args, nargs);
+}
+
 class HostState {
  public:
   explicit HostState(int num_outputs) : num_outputs_(num_outputs), slots_(num_outputs) {}

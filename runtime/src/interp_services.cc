@@ -135,6 +135,11 @@ void bind_interpreter_services(py::module& m) {
   m.def("lock_variables", &lock_variables, py::arg("locks"),
         "Take these VariableLocks as a compiled call does (same order, without the GIL).");
   m.def("unlock_variables", &unlock_variables, py::arg("locks"), "Release what lock_variables took.");
+  m.def("flush_denormals", &enter_flush_denormals,
+        "Put the calling thread in compiled programs' floating-point mode (subnormals flushed to zero, as in "
+        "TF); returns the previous mode for restore_fp_mode.");
+  m.def("restore_fp_mode", &restore_fp_mode, py::arg("mode"), "Give the calling thread back a mode that "
+        "flush_denormals returned.");
 }
 
 }  // namespace pygraph

@@ -214,7 +214,7 @@ RunResult Kernel::run(pg_tensor* tensors, int32_t nargs, PyObject** outputs, Ker
   {
     py::gil_scoped_release release;  // every wait below (variable locks, the pool) is without the GIL
     for (VariableLock* l : locks_) l->mu.lock();
-    status = module_->run()(&ctx, tensors, nargs);
+    status = run_program(module_->run(), &ctx, tensors, nargs);
     for (auto it = locks_.rbegin(); it != locks_.rend(); ++it) (*it)->mu.unlock();
   }
 

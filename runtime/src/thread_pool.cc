@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include "fp_mode.h"
+
 namespace pygraph {
 
 ThreadPool::ThreadPool(int num_threads) {
@@ -25,6 +27,7 @@ static void run_chunk(pg_range_fn fn, void* closure, int64_t n, int chunks, int 
 }
 
 void ThreadPool::worker_loop(int index) {
+  enter_flush_denormals();  // a worker runs nothing but programs' chunks: TF's mode for its whole life
   uint64_t seen = 0;
   for (;;) {
     pg_range_fn fn;
