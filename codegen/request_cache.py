@@ -49,7 +49,8 @@ def request_key(req):
     from . import chain, epilogue  # small, no Jinja: the fold switches change the program
 
     parts = [_fingerprint(), ident, *toolchain.BASE_FLAGS, *config.extra_cxxflags(), req.label,
-             f"epilogues={epilogue.ENABLED.enabled}", f"chains={chain.ENABLED.enabled}"]
+             f"epilogues={epilogue.ENABLED.enabled}", f"chains={chain.ENABLED.enabled}",
+             f"sgemm={config.sgemm_path()}"]
     for n in req.nodes:
         parts.append(_canon((n.id, n.op, n.name, tuple((r.node, r.index) for r in n.inputs), n.attrs, n.dtypes,
                              n.shapes, n.after, tuple(((r.node, r.index), v) for r, v in n.guard), n.loop)))
