@@ -11,7 +11,8 @@ PYGRAPH_OPTIMIZED_ONLY  1: every program runs its -O3 build from its first call 
                      first calls run a quick -O1 build while the -O3 one compiles in the background
 PYGRAPH_NUM_THREADS  threads for parallel loops (default: all cores)
 PYGRAPH_SGEMM        float32 matrix products: auto (default: pygraph's GEMM, AVX-512 or AVX2 or scalar by the
-                     CPU), avx512, avx2, scalar (pin one path: tests, benchmarks) or openblas (the previous rule)
+                     CPU), avx512, avx2, scalar (pin one path, or the best below it the CPU has: tests,
+                     benchmarks) or openblas (the previous rule)
 PYGRAPH_SANITIZE     build generated kernels with sanitizers: "address", "undefined" or "address,undefined";
                      run under `python -m pygraph.sanitize` (it preloads the sanitizer runtime)
 
