@@ -103,8 +103,11 @@ b = rng.standard_normal((784, 300)).astype(np.float32)
 c = rng.standard_normal((300, 7)).astype(np.float32)
 x, w = tf.placeholder(tf.float32, (None, 784)), tf.placeholder(tf.float32, (784, None))
 wt = tf.placeholder(tf.float32, (None, None))
+w2, bias = tf.placeholder(tf.float32, (784, 300)), tf.placeholder(tf.float32, (300,))
+layer = tf.nn.relu(tf.matmul(x, w2) + bias)  # the bias + Relu epilogue in the tiles (codegen/bias_epilogue.py)
 with tf.Session() as sess:
-    out = sess.run([tf.matmul(x, w), tf.matmul(w, wt, transpose_b=True)], {x: a, w: b, wt: c.T})
+    out = sess.run([tf.matmul(x, w), tf.matmul(w, wt, transpose_b=True), layer],
+                   {x: a, w: b, wt: c.T, w2: b[::-1].copy(), bias: c[:, 0]})
 print(json.dumps([hashlib.sha256(o.tobytes()).hexdigest() for o in out]))
 """
 
