@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from . import (
+    bias_epilogue,
     chain,
     cxx,
     emit,
@@ -78,6 +79,8 @@ def render_request(req, debug=0):
     kernel_of = folded or kernel_of
     kernels, chained = chain.fuse_matmul_chains(lw, kernels, kernel_of)
     kernel_of = chained or kernel_of
+    kernels, biased = bias_epilogue.fold_bias_into_gemm(lw, kernels, kernel_of)
+    kernel_of = biased or kernel_of
     plan_buffers(lw, kernels, kernel_of)
     blocks = [structured.cond.wrap(lw, k, build_kernel(lw, k, i)) for i, k in enumerate(kernels)]
     blocks = structured.loop.wrap_loops(lw, kernels, blocks)  # a tf.while_loop's kernels inside its `for`
@@ -334,6 +337,8 @@ def build_kernel(lw, kernel, index):
         return epilogue.kernel(lw, kernel, index)
     if kernel.kind == "gemm_chain":
         return chain.kernel(lw, kernel, index)
+    if kernel.kind == "gemm_bias":
+        return bias_epilogue.kernel(lw, kernel, index)
     return emit.STRUCTURED[kernel.kind].kernel(lw, kernel, index)
 
 

@@ -10,6 +10,9 @@ PYGRAPH_CXXFLAGS     extra flags appended to the compile command
 PYGRAPH_OPTIMIZED_ONLY  1: every program runs its -O3 build from its first call (benchmarks); default 0:
                      first calls run a quick -O1 build while the -O3 one compiles in the background
 PYGRAPH_NUM_THREADS  threads for parallel loops (default: all cores)
+PYGRAPH_SGEMM        float32 matrix products: auto (default: pygraph's GEMM on AVX-512 CPUs for large products
+                     with an untransposed B, OpenBLAS otherwise), avx512, avx2, scalar (every product on that
+                     path, or the best below it the CPU has: tests, benchmarks) or openblas (OpenBLAS only)
 PYGRAPH_SANITIZE     build generated kernels with sanitizers: "address", "undefined" or "address,undefined";
                      run under `python -m pygraph.sanitize` (it preloads the sanitizer runtime)
 
@@ -108,6 +111,17 @@ def num_threads():
     if value:
         return max(1, int(value))
     return os.cpu_count() or 1
+
+
+SGEMM_PATHS = ("auto", "avx512", "avx2", "scalar", "openblas")  # the order of PG_SG_* in sgemm.h.j2
+
+
+def sgemm_path():
+    """PYGRAPH_SGEMM as its index in SGEMM_PATHS (baked into the generated source as PG_SGEMM_FORCE)."""
+    value = os.environ.get("PYGRAPH_SGEMM", "").strip().lower() or "auto"
+    if value not in SGEMM_PATHS:
+        raise ValueError(f"PYGRAPH_SGEMM must be one of {', '.join(SGEMM_PATHS)}, got {value!r}")
+    return SGEMM_PATHS.index(value)
 
 
 def housing_dir(default):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ... import config
 from .. import emit, render
 from ..dims import cxx_dims, numel_expr
 from ..ir import Ref
@@ -16,6 +17,7 @@ def library(lw, name, **context):
     if name in done:
         return ""
     done.add(name)
+    context.setdefault("sgemm_force", config.sgemm_path())  # sgemm.h.j2's pinned path (PYGRAPH_SGEMM)
     return render.template(name).render(**context)
 
 
