@@ -10,8 +10,9 @@ PYGRAPH_CXXFLAGS     extra flags appended to the compile command
 PYGRAPH_OPTIMIZED_ONLY  1: every program runs its -O3 build from its first call (benchmarks); default 0:
                      first calls run a quick -O1 build while the -O3 one compiles in the background
 PYGRAPH_NUM_THREADS  threads for parallel loops (default: all cores)
-PYGRAPH_SGEMM        float32 matrix products: auto (default: pygraph's GEMM on AVX-512 CPUs for large products
-                     with an untransposed B, OpenBLAS otherwise), avx512, avx2, scalar (every product on that
+PYGRAPH_SGEMM        float32 matrix products: auto (default: pygraph's GEMM on AVX-512 CPUs for products of 1-16M
+                     multiply-adds, or larger on one thread, with an untransposed B; OpenBLAS otherwise),
+                     avx512, avx2, scalar (every product on that
                      path, or the best below it the CPU has: tests, benchmarks) or openblas (OpenBLAS only)
 PYGRAPH_SANITIZE     build generated kernels with sanitizers: "address", "undefined" or "address,undefined";
                      run under `python -m pygraph.sanitize` (it preloads the sanitizer runtime)
