@@ -15,7 +15,7 @@ the two kernels. `disabled()` turns it off (tests compare both programs); the re
 
 from __future__ import annotations
 
-from .ir import Kernel, Ref, readers_of
+from .ir import Kernel, Ref, kernel_index, readers_of
 from .switch import Rewrite
 
 ENABLED = Rewrite()
@@ -46,15 +46,7 @@ def fold_bias_into_gemm(lw, kernels, kernel_of):
         changed = True
     if not changed:
         return kernels, None
-    kernel_of = {}
-    for idx, k in enumerate(kernels):
-        for i in k.nodes + k.data.get("prologue", []):
-            kernel_of[i] = idx
-        if k.kind == "gemm_bias":  # where the product's operands and the bias are read
-            kernel_of[k.data["matmul"]] = idx
-            for i in [k.data["add"], *k.data["between"]]:
-                kernel_of[i] = idx
-    return kernels, kernel_of
+    return kernels, kernel_index(kernels)
 
 
 def _plain(node):

@@ -12,7 +12,7 @@ programs); the request index keys on `ENABLED`.
 
 from __future__ import annotations
 
-from .ir import Kernel, readers_of
+from .ir import Kernel, kernel_index, readers_of
 from .switch import Rewrite
 
 ENABLED = Rewrite()
@@ -44,13 +44,7 @@ def fuse_matmul_chains(lw, kernels, kernel_of):
         changed = True
     if not changed:
         return kernels, None
-    kernel_of = {}
-    for idx, k in enumerate(kernels):
-        for i in k.nodes + k.data.get("prologue", []):
-            kernel_of[i] = idx
-        if k.kind == "gemm_chain":
-            kernel_of[k.data["inner"]] = idx  # where the first product's operands are read
-    return kernels, kernel_of
+    return kernels, kernel_index(kernels)
 
 
 def _chainable(inner, outer, left, readers, outputs):

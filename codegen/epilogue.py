@@ -13,7 +13,7 @@ and the gemm reads no variable that the step writes (a gemm moved later must see
 
 from __future__ import annotations
 
-from .ir import Kernel, Ref, readers_of
+from .ir import Kernel, Ref, kernel_index, readers_of
 from .switch import Rewrite
 
 ENABLED = Rewrite()
@@ -44,13 +44,7 @@ def fold_sgd_into_gemm(lw, kernels, writes):
     if not changed:
         return kernels, None
     kernels[:] = [k for k in kernels if k.nodes or k.kind != "elementwise"]
-    kernel_of = {}
-    for idx, k in enumerate(kernels):
-        for i in k.nodes + k.data.get("prologue", []):
-            kernel_of[i] = idx
-        if k.kind == "gemm_update":
-            kernel_of[k.data["matmul"]] = idx  # where its operands are read (variable-read aliasing asks)
-    return kernels, kernel_of
+    return kernels, kernel_index(kernels)
 
 
 def _only_reader(readers, outputs, ref, reader):

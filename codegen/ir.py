@@ -95,3 +95,22 @@ def readers_of(nodes):
         for r, _ in n.guard:
             readers.setdefault(r, []).append(-1)
     return readers
+
+
+def kernel_index(kernels):
+    """{node id: index of the kernel that computes it or reads its operands}. Besides each kernel's own nodes and
+    prologue, a fused GEMM kernel owns the nodes it absorbed: an SGD update's product ("gemm_update"), a chain's
+    first product ("gemm_chain"), a bias epilogue's product, add and Identities ("gemm_bias"). Every rewrite
+    rebuilds the map with this one function, so a later rewrite keeps what an earlier one absorbed."""
+    kernel_of = {}
+    for idx, k in enumerate(kernels):
+        for i in k.nodes + k.data.get("prologue", []):
+            kernel_of[i] = idx
+        if k.kind == "gemm_update":
+            kernel_of[k.data["matmul"]] = idx  # where its operands are read (variable-read aliasing asks)
+        elif k.kind == "gemm_chain":
+            kernel_of[k.data["inner"]] = idx  # where the first product's operands are read
+        elif k.kind == "gemm_bias":  # where the product's operands and the bias are read
+            for i in [k.data["matmul"], k.data["add"], *k.data["between"]]:
+                kernel_of[i] = idx
+    return kernel_of
