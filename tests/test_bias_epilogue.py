@@ -21,11 +21,11 @@ def _paths():
         flags = set()
     return ["scalar"] + (["avx2"] if {"avx2", "fma"} <= flags else []) + (["avx512"] if "avx512f" in flags else [])
 
-# (m, k, n): gemv rows and columns, row tails around the 8-row tile, column tails around 16/32/48, a KC split
-# (k > 384), the MLP's layer shapes (n = 300: 6 x 48 + 12 columns, n = 100), and an output big enough for the
-# threaded row pass (pg_bias_pass) where the product runs in OpenBLAS.
-SHAPES = [(1, 20, 33), (7, 5, 1), (9, 33, 17), (13, 50, 49), (17, 385, 100), (31, 16, 300), (256, 300, 100),
-          (300, 8, 256)]
+# (m, k, n): gemv rows and columns, row tails around the 8-row tile, column tails around 16/32/48 and the 4- and
+# 8-wide xmm/ymm tiles, a KC split (k > 1024), the MLP's layer shapes (n = 300: 6 x 48 + 12 columns, n = 100:
+# 2 x 48 + 4), and an output big enough for the threaded row pass (pg_bias_pass) where the product runs in OpenBLAS.
+SHAPES = [(1, 20, 33), (7, 5, 1), (9, 33, 17), (13, 50, 49), (17, 1030, 100), (31, 16, 300), (256, 300, 100),
+          (300, 8, 256), (11, 40, 56), (9, 33, 6)]
 
 
 def _kernels(capfd):

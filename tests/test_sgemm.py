@@ -16,15 +16,17 @@ import pytest
 
 import pygraph as tf
 
-# (m, k, n, transpose_a, transpose_b): tails around the tile (8 x 48, 16-wide vectors), the KC block (384),
-# the row block (96), vector-shaped and empty products, every transpose pair.
+# (m, k, n, transpose_a, transpose_b): tails around the tile (8 x 48, 16-wide vectors; 4- and 8-wide xmm/ymm tiles
+# for a last panel of at most 8 columns), the KC block (1024), the row block (96), vector-shaped and empty
+# products, every transpose pair.
 SHAPES = [
     (1, 1, 1, False, False), (2, 1, 2, False, False), (7, 5, 47, False, False), (8, 17, 48, False, False),
-    (9, 33, 49, False, False), (13, 383, 15, False, False), (17, 384, 16, False, False),
-    (24, 385, 17, False, False), (95, 769, 31, False, False), (97, 20, 33, False, False),
+    (9, 33, 49, False, False), (13, 1023, 15, False, False), (17, 1024, 16, False, False),
+    (24, 1025, 17, False, False), (95, 2049, 31, False, False), (97, 20, 33, False, False),
     (5, 9, 1, False, False), (1, 64, 70, False, False), (0, 4, 5, False, False), (6, 0, 5, False, False),
-    (64, 256, 64, False, False),
-    (10, 385, 50, True, False), (11, 30, 97, False, True), (9, 400, 47, True, True), (3, 2, 65, True, True),
+    (64, 256, 64, False, False), (19, 70, 4, False, False), (9, 31, 52, False, False),
+    (16, 300, 56, False, False), (33, 100, 5, False, False),
+    (10, 1030, 50, True, False), (11, 30, 97, False, True), (9, 400, 47, True, True), (3, 2, 65, True, True),
 ]
 rng = np.random.default_rng(5)
 INPUTS = [((rng.standard_normal((k, m) if ta else (m, k))).astype(np.float32),
