@@ -242,3 +242,35 @@ def test_stateful_op_is_never_constant_folded(ops):
     assert y.shape.ndims == 0
     with tf.Session() as sess:
         assert [int(sess.run(y)) for _ in range(3)] == [11, 12, 13]
+
+
+@pytest.fixture(scope="module")
+def attr_ops():
+    return tf.load_op_library(sources=[os.path.join(HERE, "attr_check.cc")], name="attr_check_ops")
+
+
+def test_attr_value_errors_are_tfs(attr_ops):
+    """The classes and texts TF 2.21's generated op wrappers give for the same misuse (op_def_library's
+    minimum and allowed-strings ValueErrors, _execute.make_int/make_float/make_bool/make_str TypeErrors; checked
+    on TF's own ops: Split's num_split=0, Conv2D's padding='FOO', num_split='a', LeakyRelu's alpha='x')."""
+    x = tf.constant([1.0, 2.0])
+    cases = [
+        ({"n": 0}, ValueError, "Attr 'n' of 'AttrCheck' Op passed 0 less than minimum 1."),
+        ({"n": 2, "sizes": [3]}, ValueError, "Attr 'sizes' of 'AttrCheck' Op passed list of length 1 less than "
+                                             "minimum 2."),
+        ({"n": 2, "mode": "slow"}, ValueError, "Attr 'mode' of 'AttrCheck' Op passed string 'slow' not in: "
+                                               '"fast", "exact".'),
+        ({"n": "a"}, TypeError, "Expected int for argument 'n' not 'a'."),
+        ({"n": 2, "scale": "x"}, TypeError, "Expected float for argument 'scale' not 'x'."),
+        ({"n": 2, "flag": 1}, TypeError, "Expected bool for argument 'flag' not 1."),
+        ({"n": 2, "mode": 3}, TypeError, "Expected string for argument 'mode' not 3."),
+        ({"n": 1.5}, TypeError, "Expected int for argument 'n' not 1.5."),  # TF truncates to 1; pygraph refuses
+    ]
+    for kwargs, error, text in cases:
+        with pytest.raises(error) as e:
+            attr_ops.attr_check(x, **kwargs)
+        assert str(e.value) == text, kwargs
+    assert not tf.get_default_graph().get_operations()[1:]  # nothing but x was built
+    y = attr_ops.attr_check(x, n=3, mode="exact", scale=0.5, flag=True, sizes=[1, 2, 3])
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(y), [1.5, 3.0])

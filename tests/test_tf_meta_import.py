@@ -166,3 +166,77 @@ def test_fuzzed_tf_meta_graphs_fail_cleanly(tmp_path):
                 assert not graph.get_operations(), f"case {i}: a failed import left ops behind"
                 outcomes["clean error"] += 1
     assert outcomes["clean error"] > 0 and outcomes["imported"] > 0, outcomes
+
+
+def test_import_scope_twice_into_one_graph_gives_tfs_names_and_numbers(tmp_path):
+    """TF's import_scoped_meta_graph: every node, input, variable and collection entry goes under the scope
+    (a second import under the same scope goes to "m_1", as TF 2.21's tf.compat.v1 does); each import's
+    Saver restores TF's checkpoint into its own variables, and training one copy leaves the other alone."""
+    want = np.load(FIXTURES / "mlp" / "expected.npz")
+    out, var = str(want["output_name"]) + ":0", str(want["var_name"]) + ":0"
+    plain_graph, plain_sess, _, _, plain_feed = _restored("mlp")
+    with plain_graph.as_default():
+        plain_out = plain_sess.run(out, plain_feed)
+        plain_names = {op.name for op in plain_graph.get_operations()}
+    graph = tf.Graph()
+    with graph.as_default():
+        savers = [tf.train.import_meta_graph(str(FIXTURES / "mlp" / "model.ckpt.meta"), import_scope="m")
+                  for _ in range(2)]
+        sess = tf.Session(graph=graph)
+        for saver in savers:
+            saver.restore(sess, str(FIXTURES / "mlp" / "model.ckpt"))
+        scopes = ("m", "m_1")
+        assert {op.name for op in graph.get_operations()} == {f"{s}/{n}" for s in scopes for n in plain_names}
+        for op in graph.get_operations():
+            prefix = op.name.split("/")[0] + "/"
+            assert all(t.op.name.startswith(prefix) for t in op.inputs), op.name
+            assert all(c.name.startswith(prefix) for c in op.control_inputs), op.name
+        assert [op.name for op in graph.get_collection("train_op")] == ["m/Adam", "m_1/Adam"]
+        trainable = {v.op.name for v in graph.get_collection("trainable_variables")}
+        assert trainable == {f"{s}/{layer}/{p}" for s in scopes for layer in ("hidden1", "hidden2", "outputs")
+                             for p in ("kernel", "bias")}
+        assert len(graph.get_collection("variables")) == 40
+        assert graph.get_collection("variables", scope="m_1/")[0].initializer.name.startswith("m_1/")
+        feeds = {s: {f"{s}/X:0": want["X"], f"{s}/y:0": want["y"]} for s in scopes}
+        for s in scopes:
+            got = sess.run(f"{s}/{out}", feeds[s])
+            np.testing.assert_allclose(got, want["outputs"], rtol=1e-5, atol=1e-6)
+            np.testing.assert_array_equal(got, plain_out)
+        before = sess.run(f"m_1/{var}")
+        losses = [sess.run(["m/Adam", f"m/{LOSS['mlp']}"], feeds["m"])[1] for _ in range(int(want["steps"]))]
+        np.testing.assert_allclose(losses, want["losses"], rtol=1e-5)
+        np.testing.assert_allclose(sess.run(f"m/{var}"), want["trained_var"], rtol=1e-4, atol=1e-6)
+        np.testing.assert_array_equal(sess.run(f"m_1/{var}"), before)
+        # the scoped Saver writes the checkpoint's own (unscoped) keys, as TF's does
+        prefix = savers[0].save(sess, str(tmp_path / "scoped.ckpt"), write_meta_graph=False)
+        written = tf.train.NewCheckpointReader(prefix)
+        tf_written = tf.train.NewCheckpointReader(str(FIXTURES / "mlp" / "model.ckpt"))
+        assert written.get_variable_to_shape_map() == tf_written.get_variable_to_shape_map()
+        np.testing.assert_array_equal(written.get_tensor(str(want["var_name"])), sess.run(f"m/{var}"))
+
+
+def test_import_scope_nests_in_the_name_scope_and_is_checked_like_tfs():
+    with tf.Graph().as_default() as graph:
+        with tf.name_scope("outer"):
+            saver = tf.train.import_meta_graph(str(FIXTURES / "regression" / "model.ckpt.meta"),
+                                               import_scope="b")
+        assert all(op.name.startswith("outer/b/") for op in graph.get_operations())
+        assert set(saver.saver_def.var_names.values()) <= {op.name for op in graph.get_operations()}
+    with tf.Graph().as_default() as graph:
+        with pytest.raises(ValueError, match="'bad name' is not a valid root scope name"):
+            tf.train.import_meta_graph(str(FIXTURES / "regression" / "model.ckpt.meta"), import_scope="bad name")
+        assert not graph.get_operations() and not graph.get_all_collection_keys()
+
+
+def test_prefixed_graph_def_renames_inputs_and_colocations_as_tfs_importer():
+    from pygraph.tf_import.meta import _prefixed_graph_def, parse_meta_graph, prepend_name_scope
+
+    assert [prepend_name_scope(n, "s") for n in ("a/b", "^a", "a:1", "loc:@a/b")] == \
+        ["s/a/b", "^s/a", "s/a:1", "loc:@s/a/b"]
+    doc = parse_meta_graph((FIXTURES / "mlp" / "model.ckpt.meta").read_bytes(), "mlp")
+    gd = _prefixed_graph_def(doc.graph_def, "s")
+    names = {n.name for n in gd.node}
+    assert names == {"s/" + n.name for n in doc.graph_def.node}
+    colocations = [v.decode() for n in gd.node for v in n.attr["_class"].list.s if "_class" in n.attr]
+    assert colocations and all(c.startswith("loc:@s/") and c[5:] in names for c in colocations)
+    assert all(i.lstrip("^").partition(":")[0] in names for n in gd.node for i in n.input)

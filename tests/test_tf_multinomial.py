@@ -48,8 +48,13 @@ def test_frequencies_follow_the_softmax_and_fed_sample_counts():
 def test_construction_errors():
     with pytest.raises(ValueError, match="logits should be a matrix"):
         tf.multinomial([1.0, 2.0], 3)
-    with pytest.raises(TypeError, match="output_dtype"):
-        tf.multinomial([[1.0, 2.0]], 3, output_dtype=tf.float32)
+    # TF 2.21's random_ops.multinomial_categorical_impl, word for word (a ValueError, not the op def's TypeError)
+    for call in (lambda: tf.multinomial([[1.0, 2.0]], 3, output_dtype=tf.float32),
+                 lambda: tf.random.categorical([[1.0, 2.0]], 3, dtype="float32")):
+        with pytest.raises(ValueError) as e:
+            call()
+        assert str(e.value) == ("Argument `dtype` got invalid value <dtype: 'float32'>. Accepted dtypes are "
+                                "(tf.int32, tf.int64).")
     with pytest.raises(ValueError, match="num_samples should be non-negative"):
         tf.random.categorical([[1.0, 2.0]], -1)
     assert tf.gradients(tf.cast(tf.multinomial(tf.constant([[1.0, 2.0]]), 2), tf.float32), []) == []

@@ -30,6 +30,17 @@ def node_of(lw, kernel):
     return lw.nodes[kernel.nodes[0]]
 
 
+class InputValue:
+    """Base of the structured ops whose output is their first input's value (tf.while_loop's Enter and Exit,
+    PgStackPush): the input's dims, and the input's buffer when it can be shared (lower._alias decides)."""
+
+    def dims(self, lw, node, input_dims):
+        return [input_dims[0]]
+
+    def alias(self, lw, node):
+        return node.inputs[0]
+
+
 def in_buf(lw, node, k=0):
     return lw.buffers[node.inputs[k]]
 

@@ -23,14 +23,8 @@ from . import common
 from .cond import guard_expr
 
 
-class _Forward:
+class _Forward(common.InputValue):
     """Enter and Exit: the input's value, in the input's buffer when it can be shared."""
-
-    def dims(self, lw, node, input_dims):
-        return [input_dims[0]]
-
-    def alias(self, lw, node):
-        return node.inputs[0]
 
     def kernel(self, lw, kernel, index):
         node = common.node_of(lw, kernel)

@@ -21,14 +21,8 @@ def _stack_var(lw, node):
     return stacks[name]
 
 
-class StackPush:
+class StackPush(common.InputValue):
     """Appends its input's bytes to the stack; its output is the input (in the input's buffer)."""
-
-    def dims(self, lw, node, input_dims):
-        return [input_dims[0]]
-
-    def alias(self, lw, node):
-        return node.inputs[0]
 
     def kernel(self, lw, kernel, index):
         node = common.node_of(lw, kernel)

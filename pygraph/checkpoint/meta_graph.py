@@ -18,7 +18,7 @@ import zipfile
 import numpy as np
 
 from .. import __version__ as _pygraph_version
-from .. import custom_ops, dtypes, errors
+from .. import custom_ops, dtypes
 from ..errors import DataLossError, OpError
 from ..graph import Operation, Tensor, get_default_graph
 from ..ops.cond_contexts import export_contexts, exported_inputs, import_contexts
@@ -271,9 +271,6 @@ def _is_tf_meta_graph(meta_graph_or_file):
 def _import_tf(meta_graph_or_file, clear_devices, import_scope):
     from ..tf_import.meta import import_tf_meta_graph, parse_meta_graph
 
-    if import_scope:
-        raise errors.UnimplementedError(None, None, "import_meta_graph(import_scope=...) is not supported for "
-                                        "TensorFlow's MetaGraphDef files; import into a new graph instead")
     doc = meta_graph_or_file
     if type(doc).__name__ != "MetaGraphDef":
         path = os.fspath(meta_graph_or_file)
@@ -281,7 +278,7 @@ def _import_tf(meta_graph_or_file, clear_devices, import_scope):
             doc = parse_meta_graph(f.read(), path)
     graph = get_default_graph()
     with graph._lock:
-        return import_tf_meta_graph(doc, graph)
+        return import_tf_meta_graph(doc, graph, import_scope)
 
 
 def _tensor(created, ref):

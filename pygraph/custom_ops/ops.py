@@ -48,8 +48,9 @@ def _check(info):
                 shown = ", ".join(x.name if isinstance(x, dtypes.DType) else repr(x) for x in a.allowed)
                 got = v.name if isinstance(v, dtypes.DType) else repr(v)
                 raise attr_schema.AttrError(f"attr {name!r} = {got} is not in the list of allowed values: {shown}")
-            if a.minimum is not None and v < a.minimum:
-                raise attr_schema.AttrError(f"attr {name!r} = {v} must be at least minimum {a.minimum}")
+            below = _below_minimum(spec, name, a, v)
+            if below:
+                raise attr_schema.AttrError(below)
         if len(inputs) != len(spec.inputs):
             raise attr_schema.AttrError(f"{spec.name} takes {len(spec.inputs)} input(s), got {len(inputs)}")
         for arg, t in zip(spec.inputs, inputs):
@@ -100,6 +101,48 @@ def infer_shapes(info, attrs, inputs, node_name):
     return [TensorShape(s) for s in out]
 
 
+_EXPECTED = {"int": "int", "float": "float", "bool": "bool", "string": "string"}
+
+
+def _below_minimum(spec, name, a, value):
+    """TF's op_def_library text when `value` is below attr `name`'s minimum (a list: its length), else None."""
+    if a.minimum is None or value is None:
+        return None
+    if a.type.startswith("list("):
+        if len(value) < a.minimum:
+            return (f"Attr '{name}' of '{spec.name}' Op passed list of length {len(value)} less than minimum "
+                    f"{a.minimum}.")
+    elif value < a.minimum:
+        return f"Attr '{name}' of '{spec.name}' Op passed {value} less than minimum {a.minimum}."
+    return None
+
+
+def _check_given_attrs(spec, kwargs):
+    """The attr values passed to the op function, with the errors TF's generated wrapper gives (TF's
+    _execute.make_int & co., op_def_library's minimum and allowed-strings checks): a value of the wrong kind
+    is TypeError "Expected int for argument 'n' not 'a'."; one below the attr's minimum or outside its
+    allowed strings is ValueError naming the attr and the op. Stricter than TF in one way: TF truncates
+    1.5 or True to an int attr's 1, pygraph refuses them."""
+    for name, a in spec.attrs.items():
+        if name not in kwargs or (kwargs[name] is None and a.has_default and a.default is None):
+            continue
+        value = kwargs[name]
+        try:
+            value = attr_schema.check_value(a.type, value, name)
+        except attr_schema.AttrError as e:
+            if a.type not in _EXPECTED:  # lists and types: check_attrs' own message
+                raise TypeError(f"{spec.name}: {e}") from None
+            raise TypeError(f"Expected {_EXPECTED[a.type]} for argument '{name}' not {value!r}.") from None
+        below = _below_minimum(spec, name, a, value)
+        if below:
+            raise ValueError(below)
+        if a.type == "string" and a.allowed:
+            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+            if text not in a.allowed:
+                shown = '", "'.join(a.allowed)
+                raise ValueError(f"Attr '{name}' of '{spec.name}' Op passed string '{text}' not in: \"{shown}\".")
+
+
 def python_function(info):
     spec = info.spec
 
@@ -114,6 +157,7 @@ def python_function(info):
         unknown = set(kwargs) - set(spec.attrs)
         if unknown:
             raise TypeError(f"{spec.name} got an unexpected keyword argument {sorted(unknown)[0]!r}")
+        _check_given_attrs(spec, kwargs)
         attrs = {n: kwargs.get(n, a.default) for n, a in spec.attrs.items() if n in kwargs or a.has_default}
         with op_scope(name, spec.name, [v for v in values if hasattr(v, "graph")]) as scope:
             inputs = []

@@ -90,21 +90,22 @@ def _random_op(op_type, shape_t, static, out_shape, dtype, seed, inputs=(), name
     return make_op(op_type, [shape_t, *inputs], [(dtype, out_shape)], name or op_type, attrs).outputs[0]
 
 
-def _float_dtype(dtype, fn):
-    dtype = dtypes.as_dtype(dtype)
-    if dtype not in FLOATS:
-        raise ValueError(f"Invalid dtype {dtype.name} for {fn}: only float32 and float64 are supported.")
-    return dtype
+def _check_accepted(dtype, accepted):
+    """TF's random_ops check of a `dtype` argument: ValueError in TF's words ("Argument `dtype` got invalid
+    value <dtype: 'bool'>. Accepted dtypes are (tf.float32, ...)."), listing the dtypes pygraph has."""
+    if dtype not in accepted:
+        shown = ", ".join(repr(d) for d in accepted)
+        raise ValueError(f"Argument `dtype` got invalid value <dtype: '{dtype.name}'>. Accepted dtypes are "
+                         f"({shown}).")
 
 
 def random_uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=None):
     """Uniform values in [minval, maxval) (maxval defaults to 1 for floats; required for integers)."""
     dtype = dtypes.as_dtype(dtype)
-    if dtype not in FLOATS + (dtypes.int32, dtypes.int64):
-        raise ValueError(f"Invalid dtype {dtype.name} for tf.random_uniform.")
+    _check_accepted(dtype, FLOATS + (dtypes.int32, dtypes.int64))
     if maxval is None:
         if dtype.is_integer:
-            raise ValueError(f"Must specify maxval for integer dtype {dtype.name}")
+            raise ValueError(f"Must specify maxval for integer dtype {dtype!r}")
         maxval = 1
     with op_scope(name, "random_uniform", [minval, maxval]) as scope:
         shape_t, static, out = _shape_tensor(shape)
@@ -119,7 +120,8 @@ def random_uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None
 
 
 def _scaled_normal(op_type, default_name, shape, mean, stddev, dtype, seed, name):
-    dtype = _float_dtype(dtype, f"tf.{default_name}")
+    dtype = dtypes.as_dtype(dtype)
+    check_dtype("dtype", dtype, FLOATS)  # TF: the op def's TypeError (or converting mean to the dtype fails)
     with op_scope(name, default_name, [mean, stddev]) as scope:
         shape_t, static, out = _shape_tensor(shape)
         mean_t = convert_to_tensor(mean, dtype=dtype, name="mean")
@@ -160,10 +162,10 @@ def _multinomial_grad(op, grad):
 
 def _categorical(logits, num_samples, dtype, seed, name, default_name):
     """TF's multinomial_categorical_impl: TF's CPU kernel's numbers (codegen/templates/random.h.j2)."""
-    dtype = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
-    check_dtype("output_dtype", dtype, (dtypes.int32, dtypes.int64))
     with op_scope(name, default_name, [logits]) as scope:
         logits = convert_to_tensor(logits, name="logits")
+        dtype = dtypes.int64 if dtype is None else dtypes.as_dtype(dtype)
+        _check_accepted(dtype, (dtypes.int32, dtypes.int64))  # after converting logits, as TF
         check_dtype("logits", logits.dtype, FLOATS)
         if logits.shape.ndims not in (None, 2):
             raise ValueError(f"Shape must be rank 2 but is rank {logits.shape.ndims} for '{scope}Multinomial' "
