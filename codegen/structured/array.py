@@ -1,6 +1,7 @@
 """PgArrayUnstack, PgArrayRead, PgArrayWrite and PgArrayStack: tf.nn.dynamic_rnn's arrays of per-step
 values (pygraph/ops/tensor_array.py). One array is one std::vector of bytes declared with the buffers, so
-it lives for one run of the program, and holds `size` slots of one shape: the shape of the node named by
+its contents live for one run of the program (its memory is kept for the calling thread's next run), and
+it holds `size` slots of one shape: the shape of the node named by
 `source_node` (an Unstack's input without its first dim, or a Write's value). Slots never written read as
 zeros. A flow output is a float scalar 0 that only orders the array's users."""
 
@@ -15,8 +16,10 @@ def _array_var(lw, node):
     arrays = lw.__dict__.setdefault("tensor_arrays", {})
     name = node.attrs["array"]
     if name not in arrays:
-        arrays[name] = f"pg_array{len(arrays)}"
-        lw.allocs.append(f"std::vector<unsigned char> {arrays[name]};  // a tf.nn.dynamic_rnn array")
+        var = arrays[name] = f"pg_array{len(arrays)}"
+        # its memory is kept for the thread's next run (no fresh pages each step); its contents are not
+        lw.allocs.append(f"static thread_local std::vector<unsigned char> {var}; bool {var}_set = false;  "
+                         "// a tf.nn.dynamic_rnn array")
     return arrays[name]
 
 
@@ -58,7 +61,7 @@ class Unstack:
         return "", (f"// k{index}: PgArrayUnstack {node.name}\n"
                     f"if ((int64_t)({first}) != {size}) {bad}\n"
                     f"{{ const size_t nb = sizeof(*{src.name}) * (size_t)({common.numel(dims)}); {arr}.resize(nb); "
-                    f"if (nb) memcpy({arr}.data(), {src.name}, nb); }}\n{out.name}[0] = 0;")
+                    f"if (nb) memcpy({arr}.data(), {src.name}, nb); {arr}_set = true; }}\n{out.name}[0] = 0;")
 
 
 class Read:
@@ -71,8 +74,8 @@ class Read:
         n = common.numel(out.dims)
         return "", (f"// k{index}: PgArrayRead {node.name}\n{_index(lw, node, node.inputs[1])}\n"
                     f"{{ const size_t nb = sizeof(*{out.name}) * (size_t)({n}); "
-                    f"if ({arr}.size() >= (size_t)(idx + 1) * nb) {{ if (nb) memcpy({out.name}, "
-                    f"{arr}.data() + idx * nb, nb); }} else if (nb) memset({out.name}, 0, nb); }}")
+                    f"if ({arr}_set) {{ if (nb) memcpy({out.name}, {arr}.data() + idx * nb, nb); }} "
+                    f"else if (nb) memset({out.name}, 0, nb); }}")
 
 
 class Write:
@@ -90,7 +93,7 @@ class Write:
             lines.append(f"const {ctype} lit[1] = {{{_value(lw, node.inputs[2])}}};")
         name = src.name if src is not None else "lit"
         lines.append(f"const size_t nb = sizeof({ctype}) * (size_t)({n}); "
-                     f"if ({arr}.size() < {size} * nb) {arr}.resize({size} * nb);")
+                     f"if (!{arr}_set) {{ {arr}.assign({size} * nb, 0); {arr}_set = true; }}")
         if node.attrs.get("accumulate"):
             lines.append(f"{ctype}* dst = ({ctype}*)({arr}.data() + idx * nb); "
                          f"for (int64_t i = 0; i < (int64_t)({n}); ++i) dst[i] += {name}[i];")
@@ -109,9 +112,9 @@ class Stack:
         out, arr = common.out_buf(lw, node, 0), _array_var(lw, node)
         n = common.numel(out.dims)
         return "", (f"// k{index}: PgArrayStack {node.name}\n"
-                    f"{{ const size_t nb = sizeof(*{out.name}) * (size_t)({n}); const size_t have = {arr}.size() < nb "
-                    f"? {arr}.size() : nb; if (have) memcpy({out.name}, {arr}.data(), have); "
-                    f"if (nb > have) memset((unsigned char*){out.name} + have, 0, nb - have); }}")
+                    f"{{ const size_t nb = sizeof(*{out.name}) * (size_t)({n}); "
+                    f"if ({arr}_set) {{ if (nb) memcpy({out.name}, {arr}.data(), nb); }} "
+                    f"else if (nb) memset({out.name}, 0, nb); }}")
 
 
 emit.register_structured("PgArrayUnstack", Unstack())
