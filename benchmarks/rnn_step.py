@@ -5,11 +5,13 @@ same weights and batch; prints the loss after 3 steps and the median time of a s
     .venv/bin/python -m benchmarks.rnn_step                 # pygraph
     /work/peers/bin/python -m benchmarks.rnn_step --tf      # TensorFlow (same loss expected)
     ... --cell lstm|gru                                     # BasicLSTMCell / GRUCell instead
+    ... --threads 1                                         # one thread in both
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -20,14 +22,17 @@ def main():
     ap.add_argument("--tf", action="store_true", help="run TensorFlow's tf.compat.v1 instead of pygraph")
     ap.add_argument("--cell", default="basic", choices=["basic", "lstm", "gru"])
     ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--threads", type=int, default=0, help="threads of each framework (0: its default, all cores)")
     args = ap.parse_args()
+    config = None
     if args.tf:
-        import os
         os.environ["TF_USE_LEGACY_KERAS"] = "1"  # tf.nn.rnn_cell and tf.layers come from tf_keras
         import tensorflow.compat.v1 as tf
         tf.disable_v2_behavior()
-        tf.config.threading.set_inter_op_parallelism_threads(1)
+        config = tf.ConfigProto(inter_op_parallelism_threads=1, intra_op_parallelism_threads=args.threads)
     else:
+        if args.threads:
+            os.environ["PYGRAPH_NUM_THREADS"] = str(args.threads)
         import pygraph as tf
     n_steps, n_inputs, n_neurons, n_outputs, batch = 28, 28, 150, 10, 150
     rng = np.random.RandomState(42)
@@ -43,7 +48,7 @@ def main():
     loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
     train = tf.train.AdamOptimizer(0.001).minimize(loss)
     wrng = np.random.RandomState(0)
-    with tf.Session() as sess:
+    with tf.Session(config=config) as sess:
         sess.run(tf.global_variables_initializer())
         for v in tf.trainable_variables():  # the same weights in both frameworks
             sess.run(v.assign(wrng.uniform(-0.1, 0.1, v.shape.as_list()).astype(np.float32)))
