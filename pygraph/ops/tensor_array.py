@@ -87,8 +87,10 @@ def _grad_attrs(op, **change):
 
 def _grad_array(op, grad_op):
     """`grad_op` works on the gradient array of `op`'s array, one per tf.gradients call (TF's grad source:
-    the first component of the gradient op's name, "gradients" or "gradients_1"...)."""
-    grad_op.attrs["array"] = f"{op.attrs['array']}/{grad_op.name.split('/')[0]}"
+    the gradient op's name up to its "gradients" or "gradients_<k>" scope)."""
+    parts = grad_op.name.split("/")
+    k = next((i for i, p in enumerate(parts) if p == "gradients" or p.startswith("gradients_")), 0)
+    grad_op.attrs["array"] = f"{op.attrs['array']}/{'/'.join(parts[:k + 1])}"
     return grad_op
 
 
