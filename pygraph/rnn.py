@@ -73,24 +73,24 @@ def _depth(inputs):
 
 
 class RNNCell:
-    """What the cells share: `state_size`, `output_size`, `zero_state`, and variables created (or reused)
-    on first use, under `<current variable scope>/<cell name>` (dynamic_rnn creates them before its loop)."""
+    """tf.nn.rnn_cell.RNNCell: a subclass gives `state_size`, `output_size` and `call(inputs, state)` ->
+    (output, new state). Variables come from `_make_variables(input depth, dtype)`, run once on first use
+    under `<current variable scope>/<cell name>` (dynamic_rnn runs it before its loop)."""
 
     _default_name = "rnn_cell"
 
-    def __init__(self, num_units, activation=None, reuse=None, name=None, dtype=None):
-        self._num_units = int(num_units)
-        self._activation = activation or tanh
-        self._reuse, self._name, self._dtype = reuse, name or self._default_name, dtype
+    def __init__(self, trainable=True, name=None, dtype=None, **kwargs):
+        self._name, self._dtype = name or self._default_name, dtype
+        self._reuse = kwargs.get("_reuse")
         self._built = False
 
     @property
     def state_size(self):
-        return self._num_units
+        raise NotImplementedError("Abstract method")
 
     @property
     def output_size(self):
-        return self._num_units
+        raise NotImplementedError("Abstract method")
 
     def zero_state(self, batch_size, dtype):
         with op_scope(None, type(self).__name__ + "ZeroState", []):
@@ -107,11 +107,8 @@ class RNNCell:
             self._make_variables(int(input_depth), self._dtype or dtype)
         self._built = True
 
-    def _linear(self, scope, depth, units, dtype, bias_init, kernel_init=None):
-        """kernel [depth + units of state, units] and bias, in variable scope `scope` when one is given."""
-        with variable_scope(scope) if scope else contextlib.nullcontext():
-            kernel = get_variable("kernel", [depth + self._num_units, units], dtype=dtype, initializer=kernel_init)
-            return kernel, get_variable("bias", [units], dtype=dtype, initializer=bias_init)
+    def _make_variables(self, depth, dtype):
+        pass
 
     def __call__(self, inputs, state, scope=None):
         inputs = convert_to_tensor(inputs, name="inputs")
@@ -120,7 +117,30 @@ class RNNCell:
             return self.call(inputs, state)
 
 
-class BasicRNNCell(RNNCell):
+class _UnitsCell(RNNCell):
+    """A cell of `num_units` units whose output and state are [batch, num_units] (LSTM: two of them)."""
+
+    def __init__(self, num_units, activation=None, reuse=None, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype, _reuse=reuse)
+        self._num_units = int(num_units)
+        self._activation = activation or tanh
+
+    @property
+    def state_size(self):
+        return self._num_units
+
+    @property
+    def output_size(self):
+        return self._num_units
+
+    def _linear(self, scope, depth, units, dtype, bias_init, kernel_init=None):
+        """kernel [depth + units of state, units] and bias, in variable scope `scope` when one is given."""
+        with variable_scope(scope) if scope else contextlib.nullcontext():
+            kernel = get_variable("kernel", [depth + self._num_units, units], dtype=dtype, initializer=kernel_init)
+            return kernel, get_variable("bias", [units], dtype=dtype, initializer=bias_init)
+
+
+class BasicRNNCell(_UnitsCell):
     """output = new_state = activation(concat([inputs, state], 1) @ kernel + bias)."""
 
     _default_name = "basic_rnn_cell"
@@ -133,7 +153,7 @@ class BasicRNNCell(RNNCell):
         return output, output
 
 
-class BasicLSTMCell(RNNCell):
+class BasicLSTMCell(_UnitsCell):
     """TF1's BasicLSTMCell: gates i, j, f, o from one kernel; forget_bias added to f; LSTMStateTuple(c, h)
     (or concat([c, h], 1) with state_is_tuple=False)."""
 
@@ -190,7 +210,7 @@ class LSTMCell(BasicLSTMCell):
         self._initializer, self._cell_clip = initializer, cell_clip
 
 
-class GRUCell(RNNCell):
+class GRUCell(_UnitsCell):
     """TF1's GRUCell: reset and update gates r, u from gates/kernel (bias initialized to 1), the candidate
     from concat([x, r * h]); new h = u * h + (1 - u) * candidate."""
 
@@ -226,8 +246,8 @@ class MultiRNNCell(RNNCell):
             raise ValueError("Must specify at least one cell for MultiRNNCell.")
         if not state_is_tuple:
             raise NotImplementedError("pygraph's MultiRNNCell takes state_is_tuple=True only (TF1 deprecated False)")
-        self._cells, self._name, self._reuse, self._dtype = list(cells), "multi_rnn_cell", None, None
-        self._built = False
+        super().__init__()
+        self._cells = list(cells)
 
     @property
     def state_size(self):

@@ -248,3 +248,28 @@ def test_cell_called_directly_and_refusals():
         tf.nn.rnn_cell.LSTMCell(H, use_peepholes=True)
     with pytest.raises(ValueError, match="sequence_length must be a vector"):
         tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(H), tf.zeros([B, T, D]), sequence_length=3, dtype=tf.float32)
+
+
+def test_a_user_cell_subclassing_rnn_cell():
+    class RunningSum(tf.nn.rnn_cell.RNNCell):
+        @property
+        def state_size(self):
+            return D
+
+        @property
+        def output_size(self):
+            return D
+
+        def call(self, inputs, state):
+            total = state + inputs
+            return total * 2.0, total
+
+    xs = np.random.default_rng(9).normal(size=(B, T, D))
+    X = tf.placeholder(tf.float64, [None, T, D])
+    outputs, state = tf.nn.dynamic_rnn(RunningSum(), X, sequence_length=[T, 2, 4], dtype=tf.float64)
+    with tf.Session() as sess:
+        out, s = sess.run([outputs, state], {X: xs})
+    sums = np.cumsum(xs, 1)
+    mask = np.arange(T)[None, :] < np.array([T, 2, 4])[:, None]
+    np.testing.assert_allclose(out, 2 * sums * mask[..., None], rtol=1e-12)
+    np.testing.assert_allclose(s, sums[np.arange(B), [T - 1, 1, 3]], rtol=1e-12)
