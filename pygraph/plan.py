@@ -18,7 +18,7 @@ from .graph import Operation, Tensor
 from .interpreter import Fallback, Interpreter, interpretable
 from .ops import registry, var_init
 from .ops.core import as_bytes_array, fmt_shape
-from .plan_loops import LOOP_OPS, check_loop_fetches, loop_node_attrs, loop_of_node
+from .plan_loops import LOOP_OPS, array_node_attrs, check_loop_fetches, loop_node_attrs, loop_of_node
 
 _C_NAMES = {"float32": "float", "float64": "double", "int32": "int32", "int64": "int64", "bool": "bool",
             "string": "string"}
@@ -329,6 +329,8 @@ def build_plan(session, elements, feeds, feed_ranks, fold=True, tiered=True):
         attrs = _codegen_attrs(op)
         if op.type in LOOP_OPS or loop_merge:
             after = loop_node_attrs(op, after, attrs, frames, node_of, loop_merges, nodes)
+        elif op.type in ("PgArrayRead", "PgArrayStack"):
+            array_node_attrs(op, attrs, node_of)
         elif op.type == "Merge":  # the predicate picks the taken branch's value
             pred = getattr(op, "_cond_pred", None)
             if pred is None or pred not in ref_of:

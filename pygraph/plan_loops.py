@@ -58,6 +58,19 @@ def loop_node_attrs(op, after, attrs, frames, node_of, loop_merges, nodes):
     return after
 
 
+def array_node_attrs(op, attrs, node_of):
+    """A dynamic_rnn array op (ops/tensor_array.py) knows the node whose value gives a slot's shape."""
+    try:
+        source = op.graph.get_operation_by_name(op.attrs["source"])
+    except (KeyError, ValueError):
+        source = None
+    if source is None or source.type not in ("PgArrayUnstack", "PgArrayWrite") or source not in node_of:
+        errors.raise_for_op(errors.INVALID_ARGUMENT, op, f"{op.type} '{op.name}' names '{op.attrs['source']}' as "
+                            "the op that gives its array's slot shape, and that is not an array's Unstack or "
+                            "Write computed before it (a dynamic_rnn graph was edited?)")
+    attrs["source_node"] = node_of[source]
+
+
 def check_loop_fetches(fetch_tensors, fed):
     """TF cannot fetch a value from inside a loop either: only the loop's Exits leave it."""
     for t in fetch_tensors:

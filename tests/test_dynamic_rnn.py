@@ -71,5 +71,26 @@ def test_time_major_inputs_an_initial_state_and_refusals():
     np.testing.assert_allclose(got_state, h, rtol=1e-12)
     with pytest.raises(ValueError, match="you must give a dtype"):
         tf.nn.dynamic_rnn(cell, X, time_major=True)
-    with pytest.raises(tf.errors.UnimplementedError, match="sequence_length"):
+    with pytest.raises(ValueError, match="Dimensions must be equal"):  # 2 lengths for a batch of 4 (time-major)
         tf.nn.dynamic_rnn(cell, X, sequence_length=[T, T], dtype=tf.float64)
+
+
+def test_two_gradients_of_one_rnn_in_one_run():
+    """Each tf.gradients call has its own gradient arrays, also when both are built in one name scope."""
+    rng = np.random.default_rng(2)
+    xs, Gs = rng.normal(size=(2, T, D)), np.zeros((2, H))
+    G1, G2 = rng.normal(size=(2, T, H)), rng.normal(size=(2, T, H))
+    X = tf.placeholder(tf.float64, [None, T, D])
+    outputs, _ = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicRNNCell(H), X, dtype=tf.float64)
+    kernel, bias = tf.global_variables()
+    with tf.name_scope("train"):
+        d1 = tf.gradients(tf.reduce_sum(outputs * G1), [X, kernel])
+        d2 = tf.gradients(tf.reduce_sum(outputs * G2), [X, kernel])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        K, b = sess.run([kernel, bias])
+        got = sess.run(d1 + d2, {X: xs})
+    for (dx, dK), G in ((got[:2], G1), (got[2:], G2)):
+        _, _, want_K, _, want_x = _numpy_rnn(xs, K, b, G, Gs)
+        np.testing.assert_allclose(dx, want_x, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(dK, want_K, rtol=1e-10, atol=1e-12)

@@ -414,3 +414,24 @@ def test_large_arrays_split_over_threads():
         jv[-1] = 0  # the last chunk fails: the error must still surface
         with pytest.raises(errors.InvalidArgumentError, match="Integer division by zero"):
             sess.run(i // j, {i: iv, j: jv})
+
+
+def test_float_tanh_and_sigmoid_within_one_ulp():
+    """float32 tanh and sigmoid are pygraph's own vectorizable code (prelude.h.j2), not libm's: within 1 ulp
+    of the exact values on a dense grid, and exact at the edges (signed zeros, infinities, NaN, saturation)."""
+    small = np.geomspace(1e-30, 0.6, 2001)
+    grid = np.concatenate([np.linspace(-12, 12, 200001), small, -small,
+                           [0.0, -0.0, np.inf, -np.inf, np.nan, 0.5, -0.5, 9.5, 120.0, -120.0]]).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None])
+    with tf.Session() as sess:
+        th, sg = sess.run([tf.tanh(x), tf.sigmoid(x)], {x: grid})
+    exact = grid.astype(np.float64)
+    with np.errstate(over="ignore"):
+        want_th, want_sg = np.tanh(exact).astype(np.float32), (1 / (1 + np.exp(-exact))).astype(np.float32)
+    for got, want in ((th, want_th), (sg, want_sg)):
+        finite = np.isfinite(want) & (np.abs(want) > np.finfo(np.float32).tiny)
+        ulp = np.abs(got[finite].view(np.int32).astype(np.int64) - want[finite].view(np.int32).astype(np.int64))
+        assert ulp.max() <= 1
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(th[-10:-6], [0.0, -0.0, 1.0, -1.0])
+    assert np.signbit(th[-9]) and sg[-8] == 1.0 and sg[-7] == 0.0 and th[-3] == 1.0 and sg[-1] == 0.0

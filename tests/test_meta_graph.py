@@ -173,7 +173,11 @@ def _every_op_graph():
                          [0, x])  # Enter/Merge/LoopCond/Switch/NextIteration/Exit, a cond inside
     power = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * x), [0, x])[1]
     loop_grad = tf.gradients(power, [x])  # a gradient loop: PgStackPush/PgStackPop
-    return binary + unary + layout + reductions + misc + grads + [merged, branch] + nets + list(loop) + loop_grad
+    cell = tf.nn.rnn_cell.GRUCell(2, kernel_initializer=tf.constant_initializer(0.3))
+    rnn, _ = tf.nn.dynamic_rnn(cell, tf.reshape(x, [2, 3, 1]), dtype=tf.float32)
+    rnn_grad = tf.gradients(rnn, [x])  # the arrays: PgArrayUnstack/Read/Write/Stack and their gradients
+    return (binary + unary + layout + reductions + misc + grads + [merged, branch] + nets + list(loop) + loop_grad
+            + [rnn] + rnn_grad)
 
 
 def _registered_op_types():

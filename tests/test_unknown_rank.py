@@ -51,6 +51,24 @@ def _loop_gradient(x):
     return tf.gradients(tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * x), [tf.constant(0), x])[1], x)[0]
 
 
+class _TanhCell:
+    """A cell without variables: output = state = tanh(x + state), one unit."""
+
+    state_size = output_size = 1
+
+    def zero_state(self, batch_size, dtype):
+        return tf.zeros([batch_size, 1], dtype)
+
+    def __call__(self, inputs, state, scope=None):
+        out = tf.tanh(inputs + state)
+        return out, out
+
+
+def _rnn(x):
+    """tf.nn.dynamic_rnn over the input as 3 steps of one value (its arrays: PgArrayUnstack/Read/Write/Stack)."""
+    return tf.nn.dynamic_rnn(_TanhCell(), tf.reshape(x, [-1, 3, 1]), dtype=tf.float64)[0]
+
+
 def _cond(x):
     """A cond around the input (Switch and Merge, as tf.cond builds them)."""
     return tf.cond(tf.constant(True), lambda: x * 2.0, lambda: x - 1.0)
@@ -125,6 +143,7 @@ SPECS = {
     "Switch": _unary(_cond), "Merge": _unary(_cond),
     **{t: _unary(_loop) for t in ("Enter", "Exit", "NextIteration", "LoopCond")},
     **{t: _unary(_loop_gradient) for t in ("PgStackPush", "PgStackPop")},
+    **{t: _unary(_rnn) for t in ("PgArrayUnstack", "PgArrayRead", "PgArrayWrite", "PgArrayStack")},
     # random (seeded: both builds draw the same numbers), state, summaries
     "RandomShuffle": _unary(lambda x: tf.random_shuffle(x, seed=3)),
     "RandomUniform": _unary(lambda x: tf.random_uniform(tf.shape(x), seed=4, dtype=tf.float64)),

@@ -1,3 +1,3 @@
 """Emitters for ops that are not elementwise; each module registers its ops with emit.register_structured."""
 
-from . import collective, cond, conv, layout, linalg, loop, random, reduce, slicing, sorting, stack, xent  # noqa: F401
+from . import array, collective, cond, conv, layout, linalg, loop, random, reduce, slicing, sorting, stack, xent  # noqa: F401

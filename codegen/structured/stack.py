@@ -1,7 +1,8 @@
 """PgStackPush and PgStackPop: the stacks on which a tf.while_loop saves values for its gradient loop
 (pygraph/ops/while_grad.py). The forward loop's body pushes a value every iteration; the gradient loop,
 which runs as many iterations afterwards, pops them in reverse. One stack is one std::vector of bytes
-declared with the buffers, so it lives for one run of the program. A `dims_only` pair copies nothing:
+declared with the buffers, so its contents live for one run of the program (its memory is kept for the
+calling thread's next run: no fresh pages every training step). A `dims_only` pair copies nothing:
 its readers use only the value's dims (the same in every iteration), and its buffer stays unwritten."""
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ def _stack_var(lw, node):
     name = node.attrs["stack"]
     if name not in stacks:
         stacks[name] = f"pg_stack{len(stacks)}"
-        lw.allocs.append(f"std::vector<unsigned char> {stacks[name]};  // a tf.while_loop stack")
+        lw.allocs.append(f"static thread_local std::vector<unsigned char> {stacks[name]}; {stacks[name]}.clear();  "
+                         "// a tf.while_loop stack (its memory kept for the thread's next run)")
     return stacks[name]
 
 

@@ -14,6 +14,7 @@ from . import (  # noqa: F401
     registry,
     sorting,
     state,
+    tensor_array,
     var_init,
     xent,
 )
