@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pygraph.codegen import conv_epilogue
+from pygraph.codegen import conv_epilogue, pool_epilogue
 
 import pygraph as tf
 
@@ -134,14 +134,18 @@ def test_conv_bias_relu_epilogue_gives_the_unfused_bits(monkeypatch, capfd, relu
         loss = tf.reduce_sum(tf.nn.max_pool(act, [1, 2, 2, 1], [1, 2, 2, 1], "VALID") ** 2)
         grads = tf.gradients(loss, [kernel, b])
         init = tf.global_variables_initializer()
-    with tf.Session(graph=g) as sess:
-        sess.run(init)
-        capfd.readouterr()
-        fused = sess.run([act, loss, *grads], {px: x})
-        assert sum("conv_bias" in line for line in _kernels(capfd)) == 1
-        with conv_epilogue.disabled():
-            plain = sess.run([act, loss, *grads], {px: x})
-        assert not any("conv_bias" in line for line in _kernels(capfd))
+    runs = []
+    for fold in (True, False):
+        with tf.Session(graph=g) as sess:  # a new session: its own plan, lowered with or without the fold
+            sess.run(init)
+            capfd.readouterr()
+            if fold:
+                runs.append(sess.run([act, loss, *grads], {px: x}))
+            else:
+                with conv_epilogue.disabled():
+                    runs.append(sess.run([act, loss, *grads], {px: x}))
+            assert sum("conv_bias" in line for line in _kernels(capfd)) == (1 if fold else 0)
+    fused, plain = runs
     for got, want in zip(fused, plain):
         assert got.tobytes() == want.tobytes()
     want = _conv(x, f, (1, 1), "SAME") + bias
@@ -151,3 +155,52 @@ def test_conv_bias_relu_epilogue_gives_the_unfused_bits(monkeypatch, capfd, relu
     nan = np.isnan(want)
     assert (np.isnan(fused[0]) == nan).all()
     np.testing.assert_allclose(fused[0][~nan], want[~nan], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("window,strides,padding", [((2, 2), (2, 2), "VALID"),   # windows tile the image
+                                                    ((3, 3), (2, 2), "SAME")])   # overlapping: the general loop
+def test_relu_mask_in_max_pool_grad_gives_the_unfused_bits(monkeypatch, capfd, window, strides, padding):
+    """relu -> max_pool differentiated: MaxPoolGrad writes the Relu gradient's Select itself. Ties, negative
+    windows (their maximum gets the gradient, the mask drops it), zeros, a NaN; checked against the unfused
+    program and against numpy (the first maximum of each window takes the gradient, kept where x > 0)."""
+    monkeypatch.setenv("PYGRAPH_DEBUG", "1")
+    rng = np.random.default_rng(sum(window) + len(padding))
+    x = rng.integers(-2, 3, (3, 8, 10, 20)).astype(np.float32)
+    x[0, 1, 1, 3] = np.nan
+    px = tf.placeholder(tf.float32, (None, 8, 10, 20))
+    act = tf.nn.relu(px)
+    y = tf.nn.max_pool(act, [1, *window, 1], [1, *strides, 1], padding)
+    dy = rng.standard_normal((3, *y.shape.as_list()[1:])).astype(np.float32)
+    (dx,) = tf.gradients(y, [px], grad_ys=[tf.constant(dy)])
+    runs = []
+    for fold in (True, False):
+        with tf.Session() as sess:  # a new session: its own plan, lowered with or without the fold
+            capfd.readouterr()
+            if fold:
+                runs.append(sess.run(dx, {px: x}))
+            else:
+                with pool_epilogue.disabled():
+                    runs.append(sess.run(dx, {px: x}))
+            assert sum("max_pool_grad_relu" in line for line in _kernels(capfd)) == (1 if fold else 0)
+    fused, plain = runs
+    assert fused.tobytes() == plain.tobytes()
+    a = np.where(np.isnan(x), x, np.maximum(x, 0))
+    n, h, w, c = x.shape
+    oh, ow = dy.shape[1:3]
+    pt = max((oh - 1) * strides[0] + window[0] - h, 0) // 2 if padding == "SAME" else 0
+    pl = max((ow - 1) * strides[1] + window[1] - w, 0) // 2 if padding == "SAME" else 0
+    want = np.zeros_like(x)
+    for b in range(n):
+        for yy in range(oh):
+            for xx in range(ow):
+                rows = range(max(0, yy * strides[0] - pt), min(h, yy * strides[0] - pt + window[0]))
+                cols = range(max(0, xx * strides[1] - pl), min(w, xx * strides[1] - pl + window[1]))
+                cells = [(i, j) for i in rows for j in cols]
+                for ch in range(c):
+                    best, at = a[b, cells[0][0], cells[0][1], ch], cells[0]
+                    for i, j in cells[1:]:
+                        if a[b, i, j, ch] > best:
+                            best, at = a[b, i, j, ch], (i, j)
+                    want[b, at[0], at[1], ch] += dy[b, yy, xx, ch]
+    want = np.where(a > 0, want, 0)
+    np.testing.assert_allclose(fused, want, rtol=1e-6, atol=1e-6)

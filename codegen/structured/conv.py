@@ -199,22 +199,36 @@ class Pool:
 
     def kernel(self, lw, kernel, index):
         node = common.node_of(lw, kernel)
-        kh, kw = _window(node)
-        if node.op == "AvgPoolGrad":
-            x, out = _sizes(lw, node, 0), lw.dims[node.inputs[1]]
-        elif node.op in ("MaxPool", "AvgPool"):
-            x, out = lw.dims[node.inputs[0]], lw.dims[Ref(node.id, 0)]
-        else:
-            x, out = lw.dims[node.inputs[0]], lw.dims[node.inputs[2]]
-        mode = {"MaxPool": 0, "AvgPool": 1, "MaxPoolGrad": 2, "AvgPoolGrad": 3}[node.op]
-        xs = "nullptr" if node.op == "AvgPoolGrad" else common.in_buf(lw, node, 0).name
-        dy = common.in_buf(lw, node, len(node.inputs) - 1).name if mode >= 2 else "nullptr"
-        t = common.ctype(node.dtypes[0])
-        lib = common.library(lw, "linalg.h.j2") + common.library(lw, "conv.h.j2")
-        lw.libs.add("openblas")
-        block = (f"// k{index}: {node.op} {node.name}\n{{\n  {_geom_decl(node, x, (kh, kw, x[3], x[3]), out)}\n"
-                 f"  pg_pool<{t}>(ctx, g, {mode}, {xs}, {dy}, {common.out_buf(lw, node).name});\n}}")
-        return lib, block
+        return _pool_block(lw, node, common.out_buf(lw, node).name, f"// k{index}: {node.op} {node.name}")
+
+
+def pool_relu_kernel(lw, kernel, index):
+    """(helper code, block) of a "max_pool_grad_relu" kernel (codegen/pool_epilogue.py): MaxPoolGrad's dx where
+    its input is positive, else 0."""
+    pool, select = lw.nodes[kernel.data["pool"]], lw.nodes[kernel.nodes[0]]
+    return _pool_block(lw, pool, common.out_buf(lw, select).name,
+                       f"// k{index}: MaxPoolGrad {pool.name} with {select.name}'s Relu mask in its epilogue",
+                       relu_mask=True)
+
+
+def _pool_block(lw, node, out, title, relu_mask=False):
+    kh, kw = _window(node)
+    if node.op == "AvgPoolGrad":
+        x, out_dims = _sizes(lw, node, 0), lw.dims[node.inputs[1]]
+    elif node.op in ("MaxPool", "AvgPool"):
+        x, out_dims = lw.dims[node.inputs[0]], lw.dims[Ref(node.id, 0)]
+    else:
+        x, out_dims = lw.dims[node.inputs[0]], lw.dims[node.inputs[2]]
+    mode = {"MaxPool": 0, "AvgPool": 1, "MaxPoolGrad": 2, "AvgPoolGrad": 3}[node.op]
+    xs = "nullptr" if node.op == "AvgPoolGrad" else common.in_buf(lw, node, 0).name
+    dy = common.in_buf(lw, node, len(node.inputs) - 1).name if mode >= 2 else "nullptr"
+    t = common.ctype(node.dtypes[0])
+    lib = common.library(lw, "linalg.h.j2") + common.library(lw, "conv.h.j2")
+    lw.libs.add("openblas")
+    mask = ", true" if relu_mask else ""
+    block = (f"{title}\n{{\n  {_geom_decl(node, x, (kh, kw, x[3], x[3]), out_dims)}\n"
+             f"  pg_pool<{t}>(ctx, g, {mode}, {xs}, {dy}, {out}{mask});\n}}")
+    return lib, block
 
 
 for _t in ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"):
