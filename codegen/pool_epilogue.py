@@ -97,6 +97,10 @@ def _match(lw, pool_id, kern, readers, outputs):
         return None
     if greater.inputs[0] != act or not _is_zero_literal(nodes[greater.inputs[1].node]):
         return None
+    # the mask is now read when MaxPoolGrad runs, not where the Greater was: only for a computed value (an
+    # argument, or an Identity that may share a variable's buffer, could be assigned in between)
+    if nodes[act.node].op in ("Arg", "Identity"):
+        return None
     dtype = pool.dtypes[0]
     if select.dtypes[0] != dtype or tuple(lw.dims[Ref(select.id, 0)]) != tuple(lw.dims[act]):
         return None
