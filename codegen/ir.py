@@ -100,8 +100,9 @@ def readers_of(nodes):
 def kernel_index(kernels):
     """{node id: index of the kernel that computes it or reads its operands}. Besides each kernel's own nodes and
     prologue, a fused GEMM kernel owns the nodes it absorbed: an SGD update's product ("gemm_update"), a chain's
-    first product ("gemm_chain"), a bias epilogue's product, add and Identities ("gemm_bias"). Every rewrite
-    rebuilds the map with this one function, so a later rewrite keeps what an earlier one absorbed."""
+    first product ("gemm_chain"), a bias epilogue's product, add and Identities ("gemm_bias"), a convolution's
+    bias epilogue's Conv2D and add ("conv_bias"), a MaxPoolGrad's Relu mask and zeros ("max_pool_grad_relu").
+    Every rewrite rebuilds the map with this one function, so a later rewrite keeps what an earlier one absorbed."""
     kernel_of = {}
     for idx, k in enumerate(kernels):
         for i in k.nodes + k.data.get("prologue", []):
@@ -112,5 +113,11 @@ def kernel_index(kernels):
             kernel_of[k.data["inner"]] = idx  # where the first product's operands are read
         elif k.kind == "gemm_bias":  # where the product's operands and the bias are read
             for i in [k.data["matmul"], k.data["add"], *k.data["between"]]:
+                kernel_of[i] = idx
+        elif k.kind == "conv_bias":  # where the convolution's operands and the bias are read
+            for i in (k.data["conv"], k.data["add"]):
+                kernel_of[i] = idx
+        elif k.kind == "max_pool_grad_relu":  # where the pooling's operands are read
+            for i in (k.data["pool"], k.data["greater"], k.data["zeros"]):
                 kernel_of[i] = idx
     return kernel_of

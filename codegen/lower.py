@@ -12,9 +12,11 @@ import sys
 from . import (
     bias_epilogue,
     chain,
+    conv_epilogue,
     cxx,
     emit,
     epilogue,
+    pool_epilogue,
     render,
     structured,  # noqa: F401  (registers the structured emitters)
     toolchain,
@@ -81,6 +83,10 @@ def render_request(req, debug=0):
     kernel_of = chained or kernel_of
     kernels, biased = bias_epilogue.fold_bias_into_gemm(lw, kernels, kernel_of)
     kernel_of = biased or kernel_of
+    kernels, conv_biased = conv_epilogue.fold_bias_into_conv(lw, kernels, kernel_of)
+    kernel_of = conv_biased or kernel_of
+    kernels, masked = pool_epilogue.fold_relu_mask_into_max_pool_grad(lw, kernels, kernel_of)
+    kernel_of = masked or kernel_of
     plan_buffers(lw, kernels, kernel_of)
     blocks = [structured.cond.wrap(lw, k, build_kernel(lw, k, i)) for i, k in enumerate(kernels)]
     blocks = structured.loop.wrap_loops(lw, kernels, blocks)  # a tf.while_loop's kernels inside its `for`
@@ -339,6 +345,10 @@ def build_kernel(lw, kernel, index):
         return chain.kernel(lw, kernel, index)
     if kernel.kind == "gemm_bias":
         return bias_epilogue.kernel(lw, kernel, index)
+    if kernel.kind == "conv_bias":
+        return structured.conv.conv_bias_kernel(lw, kernel, index)
+    if kernel.kind == "max_pool_grad_relu":
+        return structured.conv.pool_relu_kernel(lw, kernel, index)
     return emit.STRUCTURED[kernel.kind].kernel(lw, kernel, index)
 
 

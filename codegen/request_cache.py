@@ -46,11 +46,12 @@ def _canon(value):
 
 def request_key(req):
     _, ident = toolchain.compiler_identity(config.compiler())
-    from . import bias_epilogue, chain, epilogue  # small, no Jinja: the fold switches change the program
+    from . import bias_epilogue, chain, conv_epilogue, epilogue, pool_epilogue  # small, no Jinja: the fold switches
 
     parts = [_fingerprint(), ident, *toolchain.BASE_FLAGS, *config.extra_cxxflags(), req.label,
              f"epilogues={epilogue.ENABLED.enabled}", f"chains={chain.ENABLED.enabled}",
-             f"bias_epilogues={bias_epilogue.ENABLED.enabled}",
+             f"bias_epilogues={bias_epilogue.ENABLED.enabled}", f"conv_epilogues={conv_epilogue.ENABLED.enabled}",
+             f"pool_epilogues={pool_epilogue.ENABLED.enabled}",
              f"sgemm={config.sgemm_path()}"]
     for n in req.nodes:
         parts.append(_canon((n.id, n.op, n.name, tuple((r.node, r.index) for r in n.inputs), n.attrs, n.dtypes,

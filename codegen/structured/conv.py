@@ -112,37 +112,52 @@ class Conv:
 
     def kernel(self, lw, kernel, index):
         node = common.node_of(lw, kernel)
-        dims = [lw.dims[r] for r in node.inputs]
-        if node.op == "Conv2D":
-            x, f = dims
-            out = lw.dims[Ref(node.id, 0)]
-            call = "pg_conv2d<{T}>(ctx, g, {a}, {b}, {o}, {slot})"
-            a, b = common.in_buf(lw, node, 0).name, common.in_buf(lw, node, 1).name
-        elif node.op == "Conv2DBackpropInput":
-            x, f, out = _sizes(lw, node, 0), dims[1], dims[2]
-            call = "pg_conv2d_backprop_input<{T}>(ctx, g, {a}, {b}, {o}, {slot})"
-            a, b = common.in_buf(lw, node, 1).name, common.in_buf(lw, node, 2).name
-        else:
-            x, f, out = dims[0], _sizes(lw, node, 1), dims[2]
-            call = "pg_conv2d_backprop_filter<{T}>(ctx, g, {a}, {b}, {o}, {slot}, {reuse})"
-            a, b = common.in_buf(lw, node, 0).name, common.in_buf(lw, node, 2).name
-        lw.libs.add("openblas")
-        lib = common.library(lw, "linalg.h.j2") + common.library(lw, "conv.h.j2")
-        t = common.ctype(node.dtypes[0])
-        key = _columns_key(lw, node, f)
-        if node.op == "Conv2DBackpropFilter" and key in lw.conv_columns:
-            slot, reuse = lw.conv_columns[key], "true"
-        else:
-            slot, reuse = common.reserve_scratch(lw), "false"
-            if node.op == "Conv2D" and key is not None:
-                lw.conv_columns[key] = slot
-        call = call.format(T=t, a=a, b=b, o=common.out_buf(lw, node).name, slot=slot, reuse=reuse)
-        big = common.fail(node.id, [f"{node.op}: dimensions must be below 2^31 for BLAS"])
-        oom = f"return ctx->fail(ctx, PG_RESOURCE_EXHAUSTED, {node.id}, \"out of memory\");"
-        block = (f"// k{index}: {node.op} {node.name}\n{{\n  {_geom_decl(node, x, f, out)}\n"
-                 f"  if (g.n * g.pixels() > {INT32_MAX} || g.cols() > {INT32_MAX} || g.o > {INT32_MAX}) {big}\n"
-                 f"  if (!{call}) {oom}\n}}")
-        return lib, block
+        return _conv_block(lw, node, common.out_buf(lw, node).name, f"// k{index}: {node.op} {node.name}")
+
+
+def conv_bias_kernel(lw, kernel, index):
+    """(helper code, block) of a "conv_bias" kernel (codegen/conv_epilogue.py): out = relu?(conv2d + bias)."""
+    conv, last = lw.nodes[kernel.data["conv"]], lw.nodes[kernel.nodes[0]]
+    what = "bias add and Relu" if kernel.data["relu"] else "bias add"
+    return _conv_block(lw, conv, common.out_buf(lw, last).name,
+                       f"// k{index}: Conv2D {conv.name} with {last.name}'s {what} in its epilogue",
+                       bias=lw.buffers[kernel.data["bias"]].name, relu=kernel.data["relu"])
+
+
+def _conv_block(lw, node, out, title, bias=None, relu=False):
+    """(helper code, block) of one convolution op writing `out`; a Conv2D may add `bias` and apply Relu."""
+    dims = [lw.dims[r] for r in node.inputs]
+    if node.op == "Conv2D":
+        x, f = dims
+        out_dims = lw.dims[Ref(node.id, 0)]
+        epilogue = "" if bias is None else f", {bias}, {str(relu).lower()}"
+        call = "pg_conv2d<{T}>(ctx, g, {a}, {b}, {o}, {slot}" + epilogue + ")"
+        a, b = common.in_buf(lw, node, 0).name, common.in_buf(lw, node, 1).name
+    elif node.op == "Conv2DBackpropInput":
+        x, f, out_dims = _sizes(lw, node, 0), dims[1], dims[2]
+        call = "pg_conv2d_backprop_input<{T}>(ctx, g, {a}, {b}, {o}, {slot})"
+        a, b = common.in_buf(lw, node, 1).name, common.in_buf(lw, node, 2).name
+    else:
+        x, f, out_dims = dims[0], _sizes(lw, node, 1), dims[2]
+        call = "pg_conv2d_backprop_filter<{T}>(ctx, g, {a}, {b}, {o}, {slot}, {reuse})"
+        a, b = common.in_buf(lw, node, 0).name, common.in_buf(lw, node, 2).name
+    lw.libs.add("openblas")
+    lib = common.library(lw, "linalg.h.j2") + common.library(lw, "conv.h.j2")
+    t = common.ctype(node.dtypes[0])
+    key = _columns_key(lw, node, f)
+    if node.op == "Conv2DBackpropFilter" and key in lw.conv_columns:
+        slot, reuse = lw.conv_columns[key], "true"
+    else:
+        slot, reuse = common.reserve_scratch(lw), "false"
+        if node.op == "Conv2D" and key is not None:
+            lw.conv_columns[key] = slot
+    call = call.format(T=t, a=a, b=b, o=out, slot=slot, reuse=reuse)
+    big = common.fail(node.id, [f"{node.op}: dimensions must be below 2^31 for BLAS"])
+    oom = f"return ctx->fail(ctx, PG_RESOURCE_EXHAUSTED, {node.id}, \"out of memory\");"
+    block = (f"{title}\n{{\n  {_geom_decl(node, x, f, out_dims)}\n"
+             f"  if (g.n * g.pixels() > {INT32_MAX} || g.cols() > {INT32_MAX} || g.o > {INT32_MAX}) {big}\n"
+             f"  if (!{call}) {oom}\n}}")
+    return lib, block
 
 
 def _columns_key(lw, node, f_dims):
@@ -184,22 +199,36 @@ class Pool:
 
     def kernel(self, lw, kernel, index):
         node = common.node_of(lw, kernel)
-        kh, kw = _window(node)
-        if node.op == "AvgPoolGrad":
-            x, out = _sizes(lw, node, 0), lw.dims[node.inputs[1]]
-        elif node.op in ("MaxPool", "AvgPool"):
-            x, out = lw.dims[node.inputs[0]], lw.dims[Ref(node.id, 0)]
-        else:
-            x, out = lw.dims[node.inputs[0]], lw.dims[node.inputs[2]]
-        mode = {"MaxPool": 0, "AvgPool": 1, "MaxPoolGrad": 2, "AvgPoolGrad": 3}[node.op]
-        xs = "nullptr" if node.op == "AvgPoolGrad" else common.in_buf(lw, node, 0).name
-        dy = common.in_buf(lw, node, len(node.inputs) - 1).name if mode >= 2 else "nullptr"
-        t = common.ctype(node.dtypes[0])
-        lib = common.library(lw, "linalg.h.j2") + common.library(lw, "conv.h.j2")
-        lw.libs.add("openblas")
-        block = (f"// k{index}: {node.op} {node.name}\n{{\n  {_geom_decl(node, x, (kh, kw, x[3], x[3]), out)}\n"
-                 f"  pg_pool<{t}>(ctx, g, {mode}, {xs}, {dy}, {common.out_buf(lw, node).name});\n}}")
-        return lib, block
+        return _pool_block(lw, node, common.out_buf(lw, node).name, f"// k{index}: {node.op} {node.name}")
+
+
+def pool_relu_kernel(lw, kernel, index):
+    """(helper code, block) of a "max_pool_grad_relu" kernel (codegen/pool_epilogue.py): MaxPoolGrad's dx where
+    its input is positive, else 0."""
+    pool, select = lw.nodes[kernel.data["pool"]], lw.nodes[kernel.nodes[0]]
+    return _pool_block(lw, pool, common.out_buf(lw, select).name,
+                       f"// k{index}: MaxPoolGrad {pool.name} with {select.name}'s Relu mask in its epilogue",
+                       relu_mask=True)
+
+
+def _pool_block(lw, node, out, title, relu_mask=False):
+    kh, kw = _window(node)
+    if node.op == "AvgPoolGrad":
+        x, out_dims = _sizes(lw, node, 0), lw.dims[node.inputs[1]]
+    elif node.op in ("MaxPool", "AvgPool"):
+        x, out_dims = lw.dims[node.inputs[0]], lw.dims[Ref(node.id, 0)]
+    else:
+        x, out_dims = lw.dims[node.inputs[0]], lw.dims[node.inputs[2]]
+    mode = {"MaxPool": 0, "AvgPool": 1, "MaxPoolGrad": 2, "AvgPoolGrad": 3}[node.op]
+    xs = "nullptr" if node.op == "AvgPoolGrad" else common.in_buf(lw, node, 0).name
+    dy = common.in_buf(lw, node, len(node.inputs) - 1).name if mode >= 2 else "nullptr"
+    t = common.ctype(node.dtypes[0])
+    lib = common.library(lw, "linalg.h.j2") + common.library(lw, "conv.h.j2")
+    lw.libs.add("openblas")
+    mask = ", true" if relu_mask else ""
+    block = (f"{title}\n{{\n  {_geom_decl(node, x, (kh, kw, x[3], x[3]), out_dims)}\n"
+             f"  pg_pool<{t}>(ctx, g, {mode}, {xs}, {dy}, {out}{mask});\n}}")
+    return lib, block
 
 
 for _t in ("Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"):
