@@ -15,13 +15,12 @@ the two kernels. `disabled()` turns it off (tests compare both programs); the re
 
 from __future__ import annotations
 
-from .ir import Kernel, Ref, kernel_index, readers_of
+from .fold_pairs import bias_add, fold_adjacent, plain
+from .ir import Kernel, Ref
 from .switch import Rewrite
 
 ENABLED = Rewrite()
 disabled = ENABLED.disabled
-BLAS_FLOATS = ("float32", "float64")
-ADDS = ("Add", "AddV2", "BiasAdd")
 
 
 def fold_bias_into_gemm(lw, kernels, kernel_of):
@@ -30,59 +29,37 @@ def fold_bias_into_gemm(lw, kernels, kernel_of):
     (kernels, None)."""
     if not ENABLED:
         return kernels, None
-    readers, outputs = readers_of(lw.nodes), set(lw.req.outputs)
-    changed = False
-    for idx in range(len(kernels) - 1, 0, -1):
+
+    def fuse(kernels, idx, readers, outputs, kernel_of):
         prev, kern = kernels[idx - 1], kernels[idx]
-        if prev.kind != "MatMul" or len(prev.nodes) != 1 or kern.kind != "elementwise":
-            continue
         match = _match(lw, prev.nodes[0], kern, readers, outputs)
         if match is None:
-            continue
+            return False
         add, bias, relu = match
         kernels[idx - 1:idx + 1] = [Kernel(kind="gemm_bias", nodes=[kern.nodes[-1]],
                                            data={"matmul": prev.nodes[0], "add": add, "bias": bias,
                                                  "relu": relu is not None, "between": kern.nodes[1:-1]})]
-        changed = True
-    if not changed:
-        return kernels, None
-    return kernels, kernel_index(kernels)
+        return True
 
-
-def _plain(node):
-    return not node.guard and not node.loop
+    return fold_adjacent(lw, kernels, "MatMul", fuse)
 
 
 def _match(lw, matmul_id, kern, readers, outputs):
     """(add id, bias Ref, relu id or None) when `kern` is exactly the product's bias add, then at most one Relu
     and Identities, each the only reader of the one before."""
     nodes = lw.nodes
-    if kern.data.get("prologue"):
+    if nodes[matmul_id].op != "MatMul":
         return None
-    matmul, add = nodes[matmul_id], nodes[kern.nodes[0]]
-    product = Ref(matmul_id, 0)
-    dtype = matmul.dtypes[0]
-    if matmul.op != "MatMul" or dtype not in BLAS_FLOATS or add.op not in ADDS or add.dtypes[0] != dtype:
+    found = bias_add(lw, matmul_id, 2, kern, readers, outputs)
+    if found is None:
         return None
-    if add.op == "BiasAdd" and add.attrs.get("data_format", "NHWC") not in ("NHWC", b"NHWC"):
-        return None
-    if not (_plain(matmul) and _plain(add)) or product in outputs or readers.get(product, []) != [add.id]:
-        return None
-    # product + bias only: with NaN in both, x86 keeps the first operand's NaN, so bias + product differs
-    if add.inputs[0] != product or add.inputs[1] == product:
-        return None
-    bias = add.inputs[1]
-    if nodes[bias.node].op == "Const":  # literals may have no buffer of their own
-        return None
-    pdims, bdims = tuple(lw.dims[product]), tuple(lw.dims[bias])
-    if len(pdims) != 2 or bdims != (pdims[1],) or lw.dtype(bias) != dtype or tuple(lw.dims[Ref(add.id, 0)]) != pdims:
-        return None
+    (add, bias), dtype = found, nodes[matmul_id].dtypes[0]
     relu, ref = None, Ref(add.id, 0)
     for i in kern.nodes[1:]:  # then Relu, and Identities (tf.identity(logits, name=...)) of the result
         node = nodes[i]
         if node.op not in ("Relu", "Identity") or (node.op == "Relu" and (relu is not None or ref.node != add.id)):
             return None
-        if (not _plain(node) or list(node.inputs) != [ref] or ref in outputs or readers.get(ref, []) != [i]
+        if (not plain(node) or list(node.inputs) != [ref] or ref in outputs or readers.get(ref, []) != [i]
                 or node.dtypes[0] != dtype):
             return None
         relu = i if node.op == "Relu" else relu

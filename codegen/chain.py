@@ -12,12 +12,12 @@ programs); the request index keys on `ENABLED`.
 
 from __future__ import annotations
 
+from .fold_pairs import BLAS_FLOATS
 from .ir import Kernel, kernel_index, readers_of
 from .switch import Rewrite
 
 ENABLED = Rewrite()
 disabled = ENABLED.disabled
-BLAS_FLOATS = ("float32", "float64")
 
 
 def fuse_matmul_chains(lw, kernels, kernel_of):

@@ -18,8 +18,8 @@ both programs); the request index keys on `ENABLED`.
 
 from __future__ import annotations
 
-from .bias_epilogue import ADDS, BLAS_FLOATS
-from .ir import Kernel, Ref, kernel_index, readers_of
+from .fold_pairs import bias_add, fold_adjacent, plain
+from .ir import Kernel, Ref
 from .switch import Rewrite
 
 ENABLED = Rewrite()
@@ -32,15 +32,12 @@ def fold_bias_into_conv(lw, kernels, kernel_of):
     something changed, else (kernels, None)."""
     if not ENABLED:
         return kernels, None
-    readers, outputs = readers_of(lw.nodes), set(lw.req.outputs)
-    changed = False
-    for idx in range(len(kernels) - 1, 0, -1):
+
+    def fuse(kernels, idx, readers, outputs, kernel_of):
         prev, kern = kernels[idx - 1], kernels[idx]
-        if prev.kind != "Conv2D" or len(prev.nodes) != 1 or kern.kind != "elementwise":
-            continue
         match = _match(lw, prev.nodes[0], kern, readers, outputs)
         if match is None:
-            continue
+            return False
         add, bias, relu = match
         taken = 1 if relu is None else 2
         fused = [Kernel(kind="conv_bias", nodes=[kern.nodes[taken - 1]],
@@ -48,44 +45,25 @@ def fold_bias_into_conv(lw, kernels, kernel_of):
         if kern.nodes[taken:]:
             fused.append(Kernel(kind="elementwise", nodes=kern.nodes[taken:], data={"loop": kern.data["loop"]}))
         kernels[idx - 1:idx + 1] = fused
-        changed = True
-    if not changed:
-        return kernels, None
-    return kernels, kernel_index(kernels)
+        return True
 
-
-def _plain(node):
-    return not node.guard and not node.loop
+    return fold_adjacent(lw, kernels, "Conv2D", fuse)
 
 
 def _match(lw, conv_id, kern, readers, outputs):
     """(add id, bias Ref, relu id or None) when `kern` starts with the conv's bias add, then maybe a Relu of it
     that is the sum's only reader."""
     nodes = lw.nodes
-    if kern.data.get("prologue"):
+    if nodes[conv_id].op != "Conv2D":
         return None
-    conv, add = nodes[conv_id], nodes[kern.nodes[0]]
-    result = Ref(conv_id, 0)
-    dtype = conv.dtypes[0]
-    if conv.op != "Conv2D" or dtype not in BLAS_FLOATS or add.op not in ADDS or add.dtypes[0] != dtype:
+    found = bias_add(lw, conv_id, 4, kern, readers, outputs)
+    if found is None:
         return None
-    if add.op == "BiasAdd" and add.attrs.get("data_format", "NHWC") not in ("NHWC", b"NHWC"):
-        return None
-    if not (_plain(conv) and _plain(add)) or result in outputs or readers.get(result, []) != [add.id]:
-        return None
-    # conv + bias only: with NaN in both, x86 keeps the first operand's NaN
-    if add.inputs[0] != result or add.inputs[1] == result:
-        return None
-    bias = add.inputs[1]
-    if nodes[bias.node].op == "Const":  # literals may have no buffer of their own
-        return None
-    cdims, bdims = tuple(lw.dims[result]), tuple(lw.dims[bias])
-    if len(cdims) != 4 or bdims != (cdims[3],) or lw.dtype(bias) != dtype or tuple(lw.dims[Ref(add.id, 0)]) != cdims:
-        return None
+    add, bias = found
     if len(kern.nodes) < 2:
         return add.id, bias, None
     relu, total = nodes[kern.nodes[1]], Ref(add.id, 0)
-    if (relu.op != "Relu" or not _plain(relu) or list(relu.inputs) != [total] or total in outputs
-            or readers.get(total, []) != [relu.id] or relu.dtypes[0] != dtype):
+    if (relu.op != "Relu" or not plain(relu) or list(relu.inputs) != [total] or total in outputs
+            or readers.get(total, []) != [relu.id] or relu.dtypes[0] != add.dtypes[0]):
         return add.id, bias, None
     return add.id, bias, relu.id

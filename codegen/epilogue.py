@@ -13,12 +13,12 @@ and the gemm reads no variable that the step writes (a gemm moved later must see
 
 from __future__ import annotations
 
+from .fold_pairs import BLAS_FLOATS
 from .ir import Kernel, Ref, kernel_index, readers_of
 from .switch import Rewrite
 
 ENABLED = Rewrite()
 disabled = ENABLED.disabled
-BLAS_FLOATS = ("float32", "float64")
 
 
 def fold_sgd_into_gemm(lw, kernels, writes):

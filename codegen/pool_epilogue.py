@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ir import Kernel, Ref, kernel_index, readers_of
+from .fold_pairs import fold_adjacent, plain
+from .ir import Kernel, Ref
 from .switch import Rewrite
 
 ENABLED = Rewrite()
@@ -32,20 +33,17 @@ def fold_relu_mask_into_max_pool_grad(lw, kernels, kernel_of):
     changed, else (kernels, None)."""
     if not ENABLED:
         return kernels, None
-    readers, outputs = readers_of(lw.nodes), set(lw.req.outputs)
-    changed = False
-    for idx in range(len(kernels) - 1, 0, -1):
+
+    def fuse(kernels, idx, readers, outputs, kernel_of):
         prev, kern = kernels[idx - 1], kernels[idx]
-        if prev.kind != "MaxPoolGrad" or len(prev.nodes) != 1 or kern.kind != "elementwise":
-            continue
         match = _match(lw, prev.nodes[0], kern, readers, outputs)
         if match is None:
-            continue
+            return False
         select, greater, zeros = match
         home = kernel_of.get(greater)
         mask_kernel = kernels[home] if home is not None else None
         if mask_kernel is None or mask_kernel.kind != "elementwise" or greater not in mask_kernel.nodes:
-            continue
+            return False
         mask_kernel.nodes.remove(greater)
         fused = [Kernel(kind="max_pool_grad_relu", nodes=[select],
                         data={"pool": prev.nodes[0], "greater": greater, "zeros": zeros})]
@@ -54,15 +52,9 @@ def fold_relu_mask_into_max_pool_grad(lw, kernels, kernel_of):
         kernels[idx - 1:idx + 1] = fused
         if not mask_kernel.nodes:
             kernels.remove(mask_kernel)
-        kernel_of = kernel_index(kernels)
-        changed = True
-    if not changed:
-        return kernels, None
-    return kernels, kernel_of
+        return True
 
-
-def _plain(node):
-    return not node.guard and not node.loop
+    return fold_adjacent(lw, kernels, "MaxPoolGrad", fuse)
 
 
 def _is_zero_literal(node):
@@ -83,7 +75,7 @@ def _match(lw, pool_id, kern, readers, outputs):
     dx, act = Ref(pool_id, 0), pool.inputs[0]
     if zeros.op != "ZerosLike" or select.op != "Select" or list(zeros.inputs) != [dx]:
         return None
-    if not all(_plain(n) for n in (pool, zeros, select)):
+    if not all(plain(n) for n in (pool, zeros, select)):
         return None
     mask, routed, other = select.inputs
     if routed != dx or other != Ref(zeros.id, 0) or dx in outputs or sorted(readers.get(dx, [])) != sorted(
@@ -92,7 +84,7 @@ def _match(lw, pool_id, kern, readers, outputs):
     if Ref(zeros.id, 0) in outputs or readers.get(Ref(zeros.id, 0), []) != [select.id]:
         return None
     greater = nodes[mask.node]
-    if (greater.op != "Greater" or mask.index != 0 or not _plain(greater) or mask in outputs
+    if (greater.op != "Greater" or mask.index != 0 or not plain(greater) or mask in outputs
             or readers.get(mask, []) != [select.id]):
         return None
     if greater.inputs[0] != act or not _is_zero_literal(nodes[greater.inputs[1].node]):

@@ -47,6 +47,13 @@ def _index(lw, node, ref):
     return f"const int64_t idx = (int64_t)({_value(lw, ref)}); if (idx < 0 || idx >= {size}) {bad}"
 
 
+def _copy_out(arr, out, n, offset):
+    """C++ copying `n` elements of `out`'s type from byte `offset` of the array (zeros if it was never written)."""
+    return (f"{{ const size_t nb = sizeof(*{out}) * (size_t)({n}); "
+            f"if ({arr}_set) {{ if (nb) memcpy({out}, {arr}.data() + {offset}, nb); }} "
+            f"else if (nb) memset({out}, 0, nb); }}")
+
+
 class Unstack:
     def dims(self, lw, node, input_dims):
         return [()]
@@ -73,9 +80,7 @@ class Read:
         out, arr = common.out_buf(lw, node, 0), _array_var(lw, node)
         n = common.numel(out.dims)
         return "", (f"// k{index}: PgArrayRead {node.name}\n{_index(lw, node, node.inputs[1])}\n"
-                    f"{{ const size_t nb = sizeof(*{out.name}) * (size_t)({n}); "
-                    f"if ({arr}_set) {{ if (nb) memcpy({out.name}, {arr}.data() + idx * nb, nb); }} "
-                    f"else if (nb) memset({out.name}, 0, nb); }}")
+                    f"{_copy_out(arr, out.name, n, 'idx * nb')}")
 
 
 class Write:
@@ -111,10 +116,7 @@ class Stack:
         node = common.node_of(lw, kernel)
         out, arr = common.out_buf(lw, node, 0), _array_var(lw, node)
         n = common.numel(out.dims)
-        return "", (f"// k{index}: PgArrayStack {node.name}\n"
-                    f"{{ const size_t nb = sizeof(*{out.name}) * (size_t)({n}); "
-                    f"if ({arr}_set) {{ if (nb) memcpy({out.name}, {arr}.data(), nb); }} "
-                    f"else if (nb) memset({out.name}, 0, nb); }}")
+        return "", f"// k{index}: PgArrayStack {node.name}\n{_copy_out(arr, out.name, n, '0')}"
 
 
 emit.register_structured("PgArrayUnstack", Unstack())
