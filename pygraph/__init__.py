@@ -76,6 +76,7 @@ from .ops.array import (  # noqa: E402
     reshape,
     shape,
     size,
+    split,
     squeeze,
     stack,
     stop_gradient,

@@ -58,6 +58,7 @@ def _all_ops_graph():
            tf.stop_gradient(x), x[1:, ::-1], x - x2, tf.reduce_sum(x, 1), array.sum_to_shape_of(x, x2[0]),
            tf.tan(p), tf.tanh(x), tf.tile(x, [1, 2]), tf.nn.top_k(x, 2)[0], tf.transpose(x),
            tf.truncatediv(i, j), tf.truncatemod(i, j), tf.zeros_like(x), *tf.unstack(x),
+           *tf.split(x, 2, axis=1), *tf.split(x, [1, -1], 0),
            tf.random_uniform([4, 5]), tf.random_normal([7]), tf.truncated_normal([3, 3], dtype=tf.float64),
            tf.random_uniform([6], -3, 9, dtype=tf.int32), tf.random_shuffle(x),
            tf.nn.sparse_softmax_cross_entropy_with_logits(labels=lab, logits=x)]

@@ -140,7 +140,8 @@ def _every_op_graph():
     unary += [tf.asin(x * 0.1), tf.acos(x * 0.1), tf.atan2(x, pos), tf.truncatediv(k, 2), tf.truncatemod(k, 3),
               tf.nn.bias_add(x, [1.0, 2.0, 3.0])]
     layout = [tf.reshape(x, [3, 2]), tf.expand_dims(x, 0), tf.squeeze(tf.expand_dims(x, 0), [0]),
-              tf.concat([x, x], 1), tf.stack([x, x]), *tf.unstack(x), tf.tile(x, [2, 1]), tf.transpose(x),
+              tf.concat([x, x], 1), tf.stack([x, x]), *tf.unstack(x),
+              *tf.split(x, 1, 0), *tf.split(x, [1, -1], 1), tf.tile(x, [2, 1]), tf.transpose(x),
               tf.fill([2, 2], 7.0), tf.range(0, 10, 3), x[:, 1:3], tf.shape(k), tf.size(k), tf.rank(x)]
     reductions = [tf.reduce_sum(x, 1), tf.reduce_mean(x), tf.reduce_max(x, 0, keepdims=True), tf.reduce_min(x),
                   tf.reduce_prod(pos, [0, 1]), tf.argmax(x, 1), tf.argmin(x, 0)]

@@ -80,6 +80,51 @@ class Unpack:
         return "", "\n".join(lines)
 
 
+class Split:
+    """Split (inputs split_dim, value) and SplitV (value, size_splits, axis): per outer row, each output's chunk
+    of the row (static sizes along the axis, kept as attrs)."""
+
+    @staticmethod
+    def _sizes(node, d_axis):
+        return node.attrs["size_splits"] if node.op == "SplitV" else [d_axis // node.attrs["num_split"]] * \
+            node.attrs["num_split"]
+
+    def dims(self, lw, node, input_dims):
+        d = input_dims[1 if node.op == "Split" else 0]
+        axis = common.axis_of(node, node.attrs["axis"], len(d))
+        if node.op == "Split":
+            if not isinstance(d[axis], int):
+                raise ValueError(f"Split '{node.name}' (defined at {node.site}): the size of dimension {axis} must "
+                                 "be known when the graph is compiled")
+            sizes = self._sizes(node, d[axis])
+        else:
+            sizes = node.attrs["size_splits"]
+        _check_equal(lw, node, d[axis], sum(sizes),
+                     f"{node.op}: the sizes along axis {axis} must add up to the input's dimension")
+        return [tuple(d[:axis]) + (s,) + tuple(d[axis + 1:]) for s in sizes]
+
+    def kernel(self, lw, kernel, index):
+        node = common.node_of(lw, kernel)
+        k = 1 if node.op == "Split" else 0
+        d = lw.dims[node.inputs[k]]
+        axis = node.attrs["axis"] % len(d)
+        sizes = [lw.dims[Ref(node.id, i)][axis] for i in range(node.attrs["num_split"])]
+        src = common.in_buf(lw, node, k).name
+        outer, inner = common.numel(d[:axis]), common.numel(d[axis + 1:])
+        total = sum(int(s) for s in sizes)
+        lines = [f"// k{index}: {node.op} {node.name}", f"const int64_t outer = {outer}, inner = {inner};",
+                 "for (int64_t o = 0; o < outer; ++o) {"]
+        start = 0
+        for i, s in enumerate(sizes):
+            dst = lw.buffers[Ref(node.id, i)].name
+            if int(s):
+                lines.append(f"  memcpy({dst} + o * {int_lit(int(s))} * inner, {src} + (o * {int_lit(total)} + "
+                             f"{int_lit(start)}) * inner, sizeof(*{dst}) * {int_lit(int(s))} * inner);")
+            start += int(s)
+        lines.append("}")
+        return "", "\n".join(lines)
+
+
 class Tile:
     def dims(self, lw, node, input_dims):
         d = input_dims[0]
@@ -229,6 +274,8 @@ def _b(bound):
 emit.register_structured("ConcatV2", Concat())
 emit.register_structured("Pack", Concat())
 emit.register_structured("Unpack", Unpack())
+emit.register_structured("Split", Split())
+emit.register_structured("SplitV", Split())
 emit.register_structured("Tile", Tile())
 emit.register_structured("StridedSlice", StridedSlice())
 emit.register_structured("GatherV2", Gather())

@@ -11,7 +11,7 @@ from ..shape import TensorShape
 from . import attr_checks as checks
 from . import registry
 from .core import constant, convert_to_tensor, fmt_shape, make_op, op_scope
-from .layout import concat, expand_dims, reshape, squeeze, stack, static_ints, tile, unstack  # noqa: F401
+from .layout import concat, expand_dims, reshape, split, squeeze, stack, static_ints, tile, unstack  # noqa: F401
 from .math import cast
 from .slicing import gather, one_hot, strided_slice_getitem  # noqa: F401
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from . import array, layout, random  # noqa: F401  (the op rows must exist before gradients attach to them)
 from .array import broadcast_to_shape_of, shape, sum_to_shape_of
-from .layout import reshape, stack, unstack
+from .layout import concat, reshape, stack, unstack
 from .reduce import reduce_sum
 from .registry import NotDifferentiable, RegisterGradient
 
@@ -67,6 +67,26 @@ def _unpack_grad(op, *grads):
     if any(g is None for g in grads):  # integer outputs: no gradient
         return [None]
     return [stack(list(grads), axis=op.get_attr("axis"))]
+
+
+def _split_grad_value(op, grads, value):
+    """As TF's _SplitGrad: one concat of the outputs' gradients along the axis, zeros for those without one."""
+    from ..ops.math import zeros_like
+
+    if all(g is None for g in grads):
+        return None
+    parts = [zeros_like(out) if g is None else g for g, out in zip(grads, op.outputs)]
+    return concat(parts, op.get_attr("axis"))
+
+
+@RegisterGradient("Split")
+def _split_grad(op, *grads):
+    return [None, _split_grad_value(op, grads, op.inputs[1])]
+
+
+@RegisterGradient("SplitV")
+def _splitv_grad(op, *grads):
+    return [_split_grad_value(op, grads, op.inputs[0]), None, None]
 
 
 @RegisterGradient("Tile")

@@ -27,7 +27,7 @@ _BINARY = _MATH_BINARY + (
 ARITY = {**{t: 1 for t in _UNARY}, **{t: 2 for t in _BINARY},
          "Select": 3, "Range": 3, "GatherV2": 3, "RandomUniformInt": 3, "StridedSlice": 4, "OneHot": 4,
          "Const": 0, "Placeholder": 0, "VariableV2": 0, "NoOp": 0, "AddN": None, "ConcatV2": None, "Pack": None,
-         "MergeSummary": None, "RandomShuffle": 1, "Switch": 2, "Merge": 2}
+         "MergeSummary": None, "RandomShuffle": 1, "Switch": 2, "Merge": 2, "Split": 2, "SplitV": 3}
 # number of outputs of the ops that have other than one (NoOp: 0, Unpack: its `num` attr; N_OUTPUTS: `N`)
 OUTPUTS = {"Switch": 2, "Merge": 2}
 
@@ -56,7 +56,7 @@ _TYPED = {**{t: ("T", (0,)) for t in ("StopGradient", "SumToShape", "BroadcastLi
                                       "Squeeze", "Unpack", "Tile", "MatrixInverse", "Transpose", "Sum", "Mean",
                                       "Max", "Min", "Prod", "StridedSlice")},
           "MatMul": ("T", (0, 1)), "BatchMatMul": ("T", (0, 1)), "Fill": ("T", (1,)), "OneHot": ("T", (2, 3)),
-          "GatherV2": ("Tparams", (0,)),
+          "GatherV2": ("Tparams", (0,)), "Split": ("T", (1,)), "SplitV": ("T", (0,)),
           "ConcatV2": ("T", "values"), "Pack": ("T", None), "Cast": ("DstT", ()), "ArgMax": ("output_type", ()),
           "ArgMin": ("output_type", ()), "Shape": ("out_type", ()), "Size": ("out_type", ()), "Range": ("Tidx", ()),
           "RandomUniform": ("dtype", ()), "RandomStandardNormal": ("dtype", ()), "TruncatedNormal": ("dtype", ()),
@@ -110,6 +110,7 @@ def check_arity(op_type, inputs, outputs, attrs):
     if n is not None and n >= 0 and len(inputs) != n:
         raise AttrError(f"{op_type} takes {n} input(s), got {len(inputs)}")
     expected = 0 if op_type == "NoOp" else attrs.get("num") if op_type == "Unpack" else \
+        attrs.get("num_split") if op_type in ("Split", "SplitV") else \
         attrs.get("N") if op_type in N_OUTPUTS else OUTPUTS.get(op_type, 1)
     if len(outputs) != expected:
         raise AttrError(f"{op_type} has {expected} output(s), got {len(outputs)}")
@@ -143,7 +144,8 @@ def _const_value(t):
 # op type -> (input index, attr): code generation reads the attr, the op's meaning reads the input; when the
 # attr is set the input must be a constant holding the same value (a file cannot make them disagree)
 _MIRRORED = {"Tile": (1, "multiples"), "Reshape": (1, "shape"), "Transpose": (1, "perm"), "ExpandDims": (1, "axis"),
-             "ConcatV2": (-1, "axis"), "GatherV2": (2, "axis"), "OneHot": (1, "depth"), "Fill": (0, "shape"),
+             "ConcatV2": (-1, "axis"), "Split": (0, "axis"), "SplitV": (2, "axis"),
+             "GatherV2": (2, "axis"), "OneHot": (1, "depth"), "Fill": (0, "shape"),
              "ArgMax": (1, "axis"), "ArgMin": (1, "axis"), "RandomUniform": (0, "shape"),
              "RandomStandardNormal": (0, "shape"), "TruncatedNormal": (0, "shape"), "RandomUniformInt": (0, "shape"),
              "Conv2DBackpropInput": (0, "input_sizes"), "Conv2DBackpropFilter": (1, "filter_sizes"),
@@ -233,6 +235,22 @@ def unpack(attrs, inputs, outputs):
     if rank == 0:
         raise AttrError("Unpack needs an input of rank >= 1")
     _axis(attrs["axis"], rank, "axis")
+
+
+def split(attrs, inputs, outputs):
+    n = attrs["num_split"]
+    if n < 1:
+        raise AttrError(f"attr 'num_split' = {n} must be >= 1")
+    _axis(attrs["axis"], _rank(inputs[1 if len(inputs) == 2 else 0]), "axis")
+    if len(inputs) == 3:
+        sizes = attrs["size_splits"]
+        if len(sizes) != n:
+            raise AttrError(f"attr 'size_splits' = {list(sizes)} does not hold num_split = {n} sizes")
+        _non_negative(sizes, "size_splits")
+        value = _const_value(inputs[1])
+        if value != list(sizes):
+            raise AttrError(f"attr 'size_splits' = {list(sizes)} but input {inputs[1].name} holds "
+                            f"{'a computed value' if value is None else value}; they must agree")
 
 
 def tile(attrs, inputs, outputs):

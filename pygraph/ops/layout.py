@@ -1,4 +1,4 @@
-"""Layout ops: reshape, expand_dims, squeeze, concat, stack, unstack, tile (re-exported by array.py).
+"""Layout ops: reshape, expand_dims, squeeze, concat, split, stack, unstack, tile (re-exported by array.py).
 
 Shape-like arguments are static (Python ints, lists or constants) and kept as attrs for the code generator;
 as in TF they are also the op's inputs (constants), so the graph has TF's structure. A reshape or fill may
@@ -30,6 +30,14 @@ registry.register("Pack", registry.STRUCTURED, numpy=lambda *xs, op=None: np.sta
 registry.register("Unpack", registry.STRUCTURED,
                   numpy=lambda x, op=None: tuple(np.moveaxis(x, op.attrs["axis"], 0)),
                   attrs={"axis": "int", "num": "int", "T": "type"}, check=checks.unpack)
+registry.register("Split", registry.STRUCTURED,
+                  numpy=lambda a, x, op=None: tuple(np.split(x, op.attrs["num_split"], op.attrs["axis"])),
+                  attrs={"axis": "int", "num_split": "int", "T": "type"}, check=checks.split)
+registry.register("SplitV", registry.STRUCTURED,
+                  numpy=lambda x, s, a, op=None: tuple(np.split(x, np.cumsum(op.attrs["size_splits"])[:-1],
+                                                                op.attrs["axis"])),
+                  attrs={"axis": "int", "size_splits": "list(int)", "num_split": "int", "T": "type", "Tlen": "type"},
+                  check=checks.split)
 registry.register("Tile", registry.STRUCTURED,  # Python ints: int32 multiples would wrap numpy's shape product
                   numpy=lambda x, m, op=None: np.tile(x, [int(k) for k in m]),
                   attrs={"multiples": "list(int)", "T": "type", "Tmultiples": "type"}, check=checks.tile)
@@ -206,6 +214,74 @@ def concat(values, axis, name="concat"):
         axis_t = constant(np.int32(a), name="axis")
         attrs = {"axis": a, "N": len(ts), "T": ts[0].dtype, "Tidx": dtypes.int32}
         return make_op("ConcatV2", ts + [axis_t], [(ts[0].dtype, TensorShape(out))], scope, attrs).outputs[0]
+
+
+def split(value, num_or_size_splits, axis=0, num=None, name="split"):
+    """tf.split: an int gives Split (equal parts), a list or 1-D constant of sizes (one may be -1) gives SplitV.
+    The axis and the sizes are static; the split dimension must be known when the graph is built."""
+    with op_scope(name, "split", [value]) as scope:
+        x = convert_to_tensor(value, name="value")
+        (a,) = static_ints(axis, "the axis of tf.split")
+        rank = x.shape.ndims
+        if rank is None:
+            raise NotImplementedError(f"pygraph's tf.split '{scope[:-1]}' needs an input of known rank")
+        if not -rank <= a < rank:
+            raise ValueError(f"Dimension must be in range [{-rank}, {rank}) but is {a} for '{scope[:-1]}' (op: "
+                             f"'Split') with input shapes: [], {fmt_shape(x.shape)}.")
+        a %= rank
+        dims = x.shape.as_tuple()
+        d = dims[a]
+        if isinstance(num_or_size_splits, (int, np.integer)) and not isinstance(num_or_size_splits, bool):
+            n = int(num_or_size_splits)
+            if n < 1:
+                raise ValueError(f"Value for attr 'num_split' of {n} must be at least minimum 1 (op Split "
+                                 f"'{scope[:-1]}').")
+            if d is None:
+                raise NotImplementedError(f"pygraph's tf.split '{scope[:-1]}' needs the size of dimension {a} of "
+                                          f"{fmt_shape(x.shape)} known when the graph is built")
+            if d % n:
+                raise ValueError(f"Dimension size must be evenly divisible by {n} but is {d} for '{scope[:-1]}' "
+                                 f"(op: 'Split') with input shapes: [], {fmt_shape(x.shape)}.")
+            sizes, op_type = [d // n] * n, "Split"
+        else:
+            if np.ndim(num_or_size_splits) == 0:
+                raise ValueError("Rank-0 tensors are not supported as the num_or_size_splits argument to split. "
+                                 f"Argument provided: {num_or_size_splits}")
+            sizes = static_ints(num_or_size_splits, "the num_or_size_splits of tf.split")
+            if num is not None and num != len(sizes):
+                raise ValueError(f"tf.split '{scope[:-1]}': num = {num} but num_or_size_splits has {len(sizes)} "
+                                 "sizes")
+            if not sizes:
+                raise ValueError(f"Value for attr 'num_split' of 0 must be at least minimum 1 (op SplitV "
+                                 f"'{scope[:-1]}').")
+            unknown = [k for k, s in enumerate(sizes) if s == -1]
+            if len(unknown) > 1:
+                raise ValueError(f"Only one dimensions can have a value of -1. Second one found at dimension "
+                                 f"{unknown[1]} for '{scope[:-1]}' (op: 'SplitV').")
+            if any(s < -1 for s in sizes):
+                raise ValueError(f"tf.split '{scope[:-1]}': sizes must be >= 0 (or one -1), got {sizes}")
+            if d is None:
+                raise NotImplementedError(f"pygraph's tf.split '{scope[:-1]}' needs the size of dimension {a} of "
+                                          f"{fmt_shape(x.shape)} known when the graph is built")
+            known = sum(s for s in sizes if s != -1)
+            if (unknown and known > d) or (not unknown and known != d):
+                raise ValueError("Determined shape must either match input shape along split_dim exactly if fully "
+                                 "specified, or be less than the size of the input along split_dim if not fully "
+                                 f"specified.  Got: {known} for '{scope[:-1]}' (op: 'SplitV') with input shapes: "
+                                 f"{fmt_shape(x.shape)}, [{len(sizes)}], [].")
+            if unknown:
+                sizes[unknown[0]] = d - known
+            op_type = "SplitV"
+        outputs = [(x.dtype, TensorShape(dims[:a] + (s,) + dims[a + 1:])) for s in sizes]
+        axis_t = constant(np.int32(a), name="split_dim" if op_type == "Split" else "axis")
+        if op_type == "Split":
+            op = make_op("Split", [axis_t, x], outputs, scope, {"axis": a, "num_split": len(sizes), "T": x.dtype})
+        else:
+            sizes_t = constant(np.asarray(sizes, np.int32), name="size_splits")
+            op = make_op("SplitV", [x, sizes_t, axis_t], outputs, scope,
+                         {"axis": a, "size_splits": list(sizes), "num_split": len(sizes), "T": x.dtype,
+                          "Tlen": dtypes.int32})
+        return list(op.outputs)
 
 
 def stack(values, axis=0, name="stack"):
