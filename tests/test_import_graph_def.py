@@ -144,7 +144,9 @@ def test_errors_have_tensorflows_texts():
                  (dict(return_elements=["nope:0"]), ValueError, "Requested return tensor 'nope:0' not found"),
                  (dict(return_elements=["nope"]), ValueError, "Requested return node 'nope' not found"),
                  (dict(return_elements=["y:3"]), ValueError, "Invalid return output 3 of node 'y', which has 1"),
-                 (dict(return_elements=[1]), TypeError, "`return_elements` must be a list of strings")]
+                 (dict(return_elements=[1]), TypeError, "`return_elements` must be a list of strings"),
+                 (dict(input_map={"X:0": tf.constant([1, 2])}), ValueError, "Input 0 of node import/mul was passed "
+                  "int32 from Const:0 incompatible with expected float32")]
         for kwargs, cls, text in cases:
             before = len(g.get_operations())
             with pytest.raises(cls, match=text.replace("[", r"\[").replace("]", r"\]")):

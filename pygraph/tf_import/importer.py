@@ -117,7 +117,12 @@ def _build_all(graph, nodes, order, input_map):
                     controls.append(ops[i[1:]])
                     continue
                 if src in input_map:
-                    ins.append(input_map[src])
+                    mapped = input_map[src]
+                    own = made.get(src[0])
+                    if own is not None and src[1] < len(own) and own[src[1]].dtype != mapped.dtype:
+                        raise ValueError(f"Input {len(ins)} of node {name} was passed {mapped.dtype.name} from "
+                                         f"{mapped.name} incompatible with expected {own[src[1]].dtype.name}.")
+                    ins.append(mapped)
                     continue
                 outs = made[src[0]]
                 if src[1] >= len(outs):
