@@ -8,8 +8,6 @@ import time
 import warnings
 
 from ..graph import Graph
-from ..graph_def import graph_to_graph_def
-from ..graph_protos import is_graph_def
 from ._protos import proto
 from .event_file import EventFile
 
@@ -42,6 +40,8 @@ class FileWriter:
             graph_proto = graph_def if graph_def is not None else (
                 graph if not isinstance(graph, Graph) else None)
             if graph_proto is None:
+                from ..graph_def import graph_to_graph_def
+
                 graph_proto = graph_to_graph_def(graph, add_shapes=True, elide=True)
             # TF also writes the graph inside a MetaGraphDef (tensorboard's class: graph_proto may be pygraph's)
             meta = proto("meta_graph_pb2").MetaGraphDef()
@@ -79,6 +79,9 @@ class FileWriter:
         """Add a Graph (exported with shapes) or a GraphDef proto for TensorBoard's Graphs tab."""
         if graph is not None and graph_def is not None:
             raise ValueError("Please pass only graph, or graph_def (deprecated), but not both.")
+        from ..graph_def import graph_to_graph_def
+        from ..graph_protos import is_graph_def
+
         if isinstance(graph, Graph) or isinstance(graph_def, Graph):
             true_graph_def = graph_to_graph_def(graph if isinstance(graph, Graph) else graph_def, add_shapes=True,
                                                 elide=True)  # TensorBoard needs no large constants' contents

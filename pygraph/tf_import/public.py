@@ -65,14 +65,13 @@ def import_graph_def(graph_def, input_map=None, return_elements=None, name=None,
     graph = get_default_graph()
     from ..ops.core import convert_to_tensor
 
-    with graph.as_default():
+    graph_def = as_graph_def(graph_def)
+    with graph._all_or_nothing(), graph.as_default():
         mapped = {}
         for key, value in input_map.items():  # TF converts each value with convert_to_tensor
             if isinstance(value, Operation):
                 raise TypeError(f"can't convert Operation '{value.name}' to Tensor (input_map[{key!r}])")
             mapped[_tensor_key(key)] = value if isinstance(value, Tensor) else convert_to_tensor(value)
-    graph_def = as_graph_def(graph_def)
-    with graph._all_or_nothing():
         if name == "":
             prefix = ""
         else:
@@ -86,8 +85,8 @@ def import_graph_def(graph_def, input_map=None, return_elements=None, name=None,
                     full[n] = graph.unique_name(full[n])
         gd = _renamed(graph_def, {n: f for n, f in full.items() if f != n})
         made = _import(gd, graph, input_map={(full.get(op, op), k): t for (op, k), t in mapped.items()})
-        unused = [key for key, (op, k) in zip(input_map, mapped)
-                  if op not in full or full[op] not in made or k >= len(made[full[op]])]
+        unused = [key for key in input_map if _tensor_key(key)[0] not in full
+                  or _tensor_key(key)[1] >= len(made.get(full[_tensor_key(key)[0]], ()))]
         if unused:
             raise ValueError(f"Attempted to map inputs that were not found in graph_def: [{', '.join(unused)}]")
         return None if return_elements is None else [_element(graph, made, full, r) for r in return_elements]
