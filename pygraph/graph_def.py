@@ -1,9 +1,11 @@
-"""Graph -> GraphDef protobuf (tensorboard's messages), for TensorBoard's Graphs tab and sess.graph_def.
+"""Graph -> GraphDef protobuf (pygraph/graph_protos.py's messages): Graph.as_graph_def, sess.graph_def, frozen
+graphs (tf.graph_util) and TensorBoard's Graphs tab.
 
 Nodes keep their scoped names (the graph view folds `loss/...` into a `loss` box), inputs are written
 `name`, `name:1` and `^control`, and attributes follow TF's conventions: `dtype`/`shape`/`value` on
 sources, `T` for the input type of ops that have no type attribute of their own, `_output_shapes` when
-asked. Constants over _MAX_INLINE_ELEMENTS elements keep dtype and shape but not their contents.
+asked. Constants keep their contents (tf.import_graph_def rebuilds them), except in the summary writer's
+copy (elide=True): there, constants over _MAX_INLINE_ELEMENTS elements keep dtype and shape only.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from .dtypes import DType, string
+from .graph_protos import messages
 from .shape import TensorShape
-from .summary._protos import proto
 
 _MAX_INLINE_ELEMENTS = 1000  # TF's own cut-off for embedding tf.zeros as a constant
 _ENUM = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "int32": "DT_INT32", "int64": "DT_INT64",
@@ -20,12 +22,12 @@ _ENUM = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "int32": "DT_INT32", "in
 
 
 def _dtype_enum(dtype):
-    return proto("types_pb2").DataType.Value(_ENUM[dtype.name])
+    return messages().DataType.Value(_ENUM[dtype.name])
 
 
 def _shape_proto(shape):
     shape = TensorShape(shape)
-    pb = proto("tensor_shape_pb2").TensorShapeProto()
+    pb = messages().TensorShapeProto()
     if shape.ndims is None:
         pb.unknown_rank = True
     else:
@@ -34,10 +36,10 @@ def _shape_proto(shape):
     return pb
 
 
-def tensor_proto(array, dtype):
-    """A TensorProto of `array`; contents elided above _MAX_INLINE_ELEMENTS elements."""
-    pb = proto("tensor_pb2").TensorProto(dtype=_dtype_enum(dtype), tensor_shape=_shape_proto(array.shape))
-    if array.size > _MAX_INLINE_ELEMENTS:
+def tensor_proto(array, dtype, elide=False):
+    """A TensorProto of `array`; with `elide`, contents left out above _MAX_INLINE_ELEMENTS elements."""
+    pb = messages().TensorProto(dtype=_dtype_enum(dtype), tensor_shape=_shape_proto(array.shape))
+    if elide and array.size > _MAX_INLINE_ELEMENTS:
         return pb
     if dtype is string:
         pb.string_val.extend(v if isinstance(v, bytes) else str(v).encode("utf-8") for v in array.reshape(-1))
@@ -48,26 +50,26 @@ def tensor_proto(array, dtype):
 
 def _attr_value(value):
     """An AttrValue for a Python attribute value, or None when it has no GraphDef form (e.g. a callable)."""
-    attr_value_pb2 = proto("attr_value_pb2")
+    AttrValue = messages().AttrValue
     if value is None:
         return None
     if isinstance(value, DType):
-        return attr_value_pb2.AttrValue(type=_dtype_enum(value))
+        return AttrValue(type=_dtype_enum(value))
     if isinstance(value, TensorShape):
-        return attr_value_pb2.AttrValue(shape=_shape_proto(value))
+        return AttrValue(shape=_shape_proto(value))
     if isinstance(value, (bool, np.bool_)):
-        return attr_value_pb2.AttrValue(b=bool(value))
+        return AttrValue(b=bool(value))
     if isinstance(value, (int, np.integer)):
-        return attr_value_pb2.AttrValue(i=int(value))
+        return AttrValue(i=int(value))
     if isinstance(value, (float, np.floating)):
-        return attr_value_pb2.AttrValue(f=float(value))
+        return AttrValue(f=float(value))
     if isinstance(value, str):
-        return attr_value_pb2.AttrValue(s=value.encode("utf-8"))
+        return AttrValue(s=value.encode("utf-8"))
     if isinstance(value, bytes):
-        return attr_value_pb2.AttrValue(s=value)
+        return AttrValue(s=value)
     if isinstance(value, (list, tuple)):
         items = list(value)
-        lv = attr_value_pb2.AttrValue.ListValue()
+        lv = AttrValue.ListValue()
         if all(isinstance(v, (bool, np.bool_)) for v in items):
             lv.b.extend(bool(v) for v in items)
         elif all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items):
@@ -82,7 +84,7 @@ def _attr_value(value):
             lv.s.extend(v if isinstance(v, bytes) else v.encode("utf-8") for v in items)
         else:
             return None
-        return attr_value_pb2.AttrValue(list=lv)
+        return AttrValue(list=lv)
     return None
 
 
@@ -90,36 +92,36 @@ def _input_name(tensor):
     return tensor.op.name if tensor.value_index == 0 else f"{tensor.op.name}:{tensor.value_index}"
 
 
-def node_def(op, add_shapes=False):
+def node_def(op, add_shapes=False, elide=False):
     """The NodeDef of one Operation."""
-    attr_value_pb2 = proto("attr_value_pb2")
-    node = proto("node_def_pb2").NodeDef(name=op.name, op=op.type)
+    AttrValue = messages().AttrValue
+    node = messages().NodeDef(name=op.name, op=op.type)
     node.input.extend(_input_name(t) for t in op.inputs)
     node.input.extend("^" + c.name for c in op.control_inputs)
     has_type_attr = False
     for key, value in op.attrs.items():
         if key == "value" and isinstance(value, np.ndarray):
             dtype = op.attrs.get("dtype") or op.outputs[0].dtype
-            node.attr[key].CopyFrom(attr_value_pb2.AttrValue(tensor=tensor_proto(value, dtype)))
+            node.attr[key].CopyFrom(AttrValue(tensor=tensor_proto(value, dtype, elide)))
             continue
         has_type_attr |= isinstance(value, DType)
         converted = _attr_value(value)
         if converted is not None:
             node.attr[key].CopyFrom(converted)
     if op.inputs and not has_type_attr:
-        node.attr["T"].CopyFrom(attr_value_pb2.AttrValue(type=_dtype_enum(op.inputs[0].dtype)))
+        node.attr["T"].CopyFrom(AttrValue(type=_dtype_enum(op.inputs[0].dtype)))
     if add_shapes:
-        lv = attr_value_pb2.AttrValue.ListValue(shape=[_shape_proto(t.shape) for t in op.outputs])
-        node.attr["_output_shapes"].CopyFrom(attr_value_pb2.AttrValue(list=lv))
+        lv = AttrValue.ListValue(shape=[_shape_proto(t.shape) for t in op.outputs])
+        node.attr["_output_shapes"].CopyFrom(AttrValue(list=lv))
     return node
 
 
-def graph_to_graph_def(graph, from_version=None, add_shapes=False):
+def graph_to_graph_def(graph, from_version=None, add_shapes=False, elide=False):
     """The GraphDef of `graph` (ops created at or after `from_version` only, if given)."""
-    graph_def = proto("graph_pb2").GraphDef()
+    graph_def = messages().GraphDef()
     with graph._lock:
         ops = list(graph._ops)
     for op in ops:
         if from_version is None or op._id >= from_version:
-            graph_def.node.append(node_def(op, add_shapes))
+            graph_def.node.append(node_def(op, add_shapes, elide))
     return graph_def

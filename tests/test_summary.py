@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import pygraph as tf
+from pygraph.graph_def import graph_to_graph_def
 
 tb = pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
 from tensorboard.backend import process_graph  # noqa: E402
@@ -346,7 +347,11 @@ def test_graph_def_nodes_inputs_and_attrs(tmp_path):
     value = nodes["weights/initial_value"].attr["value"].tensor
     assert np.frombuffer(value.tensor_content, np.float32).tolist() == [0.0, 1.0, 2.0]
     big_value = nodes[big.op.name].attr["value"].tensor
-    assert [d.size for d in big_value.tensor_shape.dim] == [5000] and not big_value.tensor_content
+    assert [d.size for d in big_value.tensor_shape.dim] == [5000] and len(big_value.tensor_content) == 5000 * 4
+    # as_graph_def keeps every constant (tf.import_graph_def rebuilds them); the summary writer's copy elides
+    elided = {n.name: n for n in graph_to_graph_def(tf.get_default_graph(), elide=True).node}
+    assert not elided[big.op.name].attr["value"].tensor.tensor_content
+    assert elided["weights/initial_value"].attr["value"].tensor.tensor_content == value.tensor_content
     shapes = nodes["loss/mul"].attr["_output_shapes"].list.shape
     assert [[d.size for d in s.dim] for s in shapes] == [[-1, 3]]
     assert "_output_shapes" not in tf.get_default_graph().as_graph_def().node[0].attr

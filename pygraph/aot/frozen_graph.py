@@ -10,13 +10,13 @@ from .frontend import AotError
 
 
 def read_graph_def(path):
-    from ..summary._protos import proto
+    from ..graph_protos import messages
 
     try:
         data = Path(path).read_bytes()
     except OSError as e:
         raise AotError(f"cannot read {path}: {e.strerror}") from None
-    gd = proto("graph_pb2").GraphDef()
+    gd = messages().GraphDef()
     try:
         gd.ParseFromString(data)
     except Exception:  # noqa: BLE001 (protobuf's DecodeError)

@@ -227,7 +227,9 @@ def import_meta_graph(meta_graph_or_file, clear_devices=False, import_scope=None
     graph. Returns the stored Saver settings (var_names mapped into the graph) or None."""
     if kwargs:
         raise TypeError(f"import_meta_graph() does not support {', '.join(sorted(kwargs))} (input_map and "
-                        "return_elements are not implemented)")
+                        "return_elements are not implemented for meta graphs): freeze the model with "
+                        "tf.graph_util.convert_variables_to_constants and load the GraphDef with "
+                        "tf.import_graph_def(graph_def, input_map=..., return_elements=...)")
     if isinstance(meta_graph_or_file, dict):
         check_document(meta_graph_or_file, "the meta graph document")
         doc, arrays = meta_graph_or_file, meta_graph_or_file.get("arrays")

@@ -59,7 +59,7 @@ _MESSAGES = [
 def _file_descriptor():
     from google.protobuf import descriptor_pb2
 
-    fdp = descriptor_pb2.FileDescriptorProto(name="pygraph/checkpoint/tf_checkpoint.proto",
+    fdp = descriptor_pb2.FileDescriptorProto(name=FILE_NAME,
                                              package="tensorflow", syntax="proto3")
     dt = fdp.enum_type.add(name="DataType")
     dt.value.add(name="DT_INVALID", number=0)
@@ -82,13 +82,24 @@ def _file_descriptor():
     return fdp
 
 
+FILE_NAME = "pygraph/checkpoint/tf_checkpoint.proto"
+
+
+@functools.cache
+def pool():
+    """The private descriptor pool holding these messages (pygraph/graph_protos.py adds GraphDef's to it)."""
+    from google.protobuf import descriptor_pool
+
+    p = descriptor_pool.DescriptorPool()
+    p.Add(_file_descriptor())
+    return p
+
+
 @functools.cache
 def messages():
     """A namespace of message classes: .BundleHeaderProto, .BundleEntryProto, .CheckpointState, ..."""
-    from google.protobuf import descriptor_pool, message_factory
+    from google.protobuf import message_factory
 
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(_file_descriptor())
-    classes = {name: message_factory.GetMessageClass(pool.FindMessageTypeByName("tensorflow." + name))
+    classes = {name: message_factory.GetMessageClass(pool().FindMessageTypeByName("tensorflow." + name))
                for name, _ in _MESSAGES if "." not in name}
     return type("CheckpointProtos", (), classes)

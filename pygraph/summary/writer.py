@@ -40,9 +40,13 @@ class FileWriter:
             graph_proto = graph_def if graph_def is not None else (
                 graph if not isinstance(graph, Graph) else None)
             if graph_proto is None:
-                graph_proto = graph.as_graph_def(add_shapes=True)
-            # TF also writes the graph inside a MetaGraphDef
-            self.add_meta_graph(proto("meta_graph_pb2").MetaGraphDef(graph_def=graph_proto))
+                from ..graph_def import graph_to_graph_def
+
+                graph_proto = graph_to_graph_def(graph, add_shapes=True, elide=True)
+            # TF also writes the graph inside a MetaGraphDef (tensorboard's class: graph_proto may be pygraph's)
+            meta = proto("meta_graph_pb2").MetaGraphDef()
+            meta.graph_def.ParseFromString(graph_proto.SerializeToString())
+            self.add_meta_graph(meta)
 
     # -- adding
     def add_summary(self, summary, global_step=None):
@@ -75,11 +79,14 @@ class FileWriter:
         """Add a Graph (exported with shapes) or a GraphDef proto for TensorBoard's Graphs tab."""
         if graph is not None and graph_def is not None:
             raise ValueError("Please pass only graph, or graph_def (deprecated), but not both.")
-        graph_pb2 = proto("graph_pb2")
+        from ..graph_def import graph_to_graph_def
+        from ..graph_protos import is_graph_def
+
         if isinstance(graph, Graph) or isinstance(graph_def, Graph):
-            true_graph_def = (graph if isinstance(graph, Graph) else graph_def).as_graph_def(add_shapes=True)
-        elif isinstance(graph, graph_pb2.GraphDef) or isinstance(graph_def, graph_pb2.GraphDef):
-            true_graph_def = graph if isinstance(graph, graph_pb2.GraphDef) else graph_def
+            true_graph_def = graph_to_graph_def(graph if isinstance(graph, Graph) else graph_def, add_shapes=True,
+                                                elide=True)  # TensorBoard needs no large constants' contents
+        elif is_graph_def(graph) or is_graph_def(graph_def):
+            true_graph_def = graph if is_graph_def(graph) else graph_def
         else:
             raise TypeError("The passed graph must be an instance of `Graph` or the deprecated `GraphDef`")
         self._add_event(self._event_pb2.Event(graph_def=true_graph_def.SerializeToString()), global_step)

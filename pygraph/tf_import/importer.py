@@ -68,9 +68,10 @@ def check_supported(nodes, order):
                                         "pygraph cannot build them): " + "; ".join(parts))
 
 
-def import_graph_def(graph_def, graph, fetches=None, skip=lambda name: False):
+def import_graph_def(graph_def, graph, fetches=None, skip=lambda name: False, input_map=None):
     """Builds into `graph` every node of `graph_def` (or, given `fetches`, only what those op/tensor names
-    need), except nodes for which `skip(name)` holds. Returns {node name: list of outputs}."""
+    need), except nodes for which `skip(name)` holds; an input (op name, output index) found in `input_map`
+    reads the Tensor it maps to instead. Returns {node name: list of outputs}."""
     nodes = {}
     for n in graph_def.node:
         if n.name in nodes:
@@ -98,12 +99,10 @@ def import_graph_def(graph_def, graph, fetches=None, skip=lambda name: False):
                              f"{', '.join(clash[:5])}; import into a new graph.")
         for name in order:  # ops a builder adds inside a node's scope never take another node's name
             graph._names_in_use[name.lower()] = 1
-        return _build_all(graph, nodes, order)
+        return _build_all(graph, nodes, order, input_map or {})
 
 
-
-
-def _build_all(graph, nodes, order):
+def _build_all(graph, nodes, order, input_map):
     made, ops = {}, {}
     with graph.as_default(), graph.name_scope(None), graph.control_dependencies(None):
         for name in order:
@@ -116,6 +115,14 @@ def _build_all(graph, nodes, order):
                     raise malformed(node, f"has an input '{i}' that is not op, op:k or ^op") from None
                 if src is None:
                     controls.append(ops[i[1:]])
+                    continue
+                if src in input_map:
+                    mapped = input_map[src]
+                    own = made.get(src[0])
+                    if own is not None and src[1] < len(own) and own[src[1]].dtype != mapped.dtype:
+                        raise ValueError(f"Input {len(ins)} of node {name} was passed {mapped.dtype.name} from "
+                                         f"{mapped.name} incompatible with expected {own[src[1]].dtype.name}.")
+                    ins.append(mapped)
                     continue
                 outs = made[src[0]]
                 if src[1] >= len(outs):

@@ -1,6 +1,7 @@
 """tf.train: optimizers, the global step (and the Saver)."""
 
 from .cluster import ClusterSpec, Server, replica_device_setter  # noqa: F401
+from .graph_io import write_graph  # noqa: F401
 from .learning_rate_decay import (  # noqa: F401
     exponential_decay,
     inverse_time_decay,
