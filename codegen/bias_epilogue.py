@@ -30,18 +30,15 @@ def fold_bias_into_gemm(lw, kernels, kernel_of):
     if not ENABLED:
         return kernels, None
 
-    def fuse(kernels, idx, readers, outputs, kernel_of):
+    def fuse(kernels, idx, found, kernel_of):
         prev, kern = kernels[idx - 1], kernels[idx]
-        match = _match(lw, prev.nodes[0], kern, readers, outputs)
-        if match is None:
-            return False
-        add, bias, relu = match
+        add, bias, relu = found
         kernels[idx - 1:idx + 1] = [Kernel(kind="gemm_bias", nodes=[kern.nodes[-1]],
                                            data={"matmul": prev.nodes[0], "add": add, "bias": bias,
                                                  "relu": relu is not None, "between": kern.nodes[1:-1]})]
         return True
 
-    return fold_adjacent(lw, kernels, "MatMul", fuse)
+    return fold_adjacent(lw, kernels, "MatMul", _match, fuse)
 
 
 def _match(lw, matmul_id, kern, readers, outputs):

@@ -18,7 +18,7 @@ both programs); the request index keys on `ENABLED`.
 
 from __future__ import annotations
 
-from .fold_pairs import bias_add, fold_adjacent, plain
+from .fold_pairs import bias_add, fold_adjacent, plain, rest_of
 from .ir import Kernel, Ref
 from .switch import Rewrite
 
@@ -33,21 +33,16 @@ def fold_bias_into_conv(lw, kernels, kernel_of):
     if not ENABLED:
         return kernels, None
 
-    def fuse(kernels, idx, readers, outputs, kernel_of):
+    def fuse(kernels, idx, found, kernel_of):
         prev, kern = kernels[idx - 1], kernels[idx]
-        match = _match(lw, prev.nodes[0], kern, readers, outputs)
-        if match is None:
-            return False
-        add, bias, relu = match
+        add, bias, relu = found
         taken = 1 if relu is None else 2
-        fused = [Kernel(kind="conv_bias", nodes=[kern.nodes[taken - 1]],
-                        data={"conv": prev.nodes[0], "add": add, "bias": bias, "relu": relu is not None})]
-        if kern.nodes[taken:]:
-            fused.append(Kernel(kind="elementwise", nodes=kern.nodes[taken:], data={"loop": kern.data["loop"]}))
-        kernels[idx - 1:idx + 1] = fused
+        kernels[idx - 1:idx + 1] = [Kernel(kind="conv_bias", nodes=[kern.nodes[taken - 1]],
+                                           data={"conv": prev.nodes[0], "add": add, "bias": bias,
+                                                 "relu": relu is not None})] + rest_of(kern, taken)
         return True
 
-    return fold_adjacent(lw, kernels, "Conv2D", fuse)
+    return fold_adjacent(lw, kernels, "Conv2D", _match, fuse)
 
 
 def _match(lw, conv_id, kern, readers, outputs):

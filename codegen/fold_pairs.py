@@ -4,7 +4,7 @@ pass starts with the producer's bias add."""
 
 from __future__ import annotations
 
-from .ir import Ref, kernel_index, readers_of
+from .ir import Kernel, Ref, kernel_index, readers_of
 
 BLAS_FLOATS = ("float32", "float64")
 ADDS = ("Add", "AddV2", "BiasAdd")
@@ -15,10 +15,11 @@ def plain(node):
     return not node.guard and not node.loop
 
 
-def fold_adjacent(lw, kernels, producer_kind, fuse):
-    """Calls fuse(kernels, idx, readers, outputs, kernel_of) for each single-node `producer_kind` kernel at idx - 1
-    followed by an elementwise kernel at idx, from the end; `fuse` rewrites `kernels` in place and returns True
-    when it folded the pair. Returns (kernels, kernel_of) when something changed, else (kernels, None)."""
+def fold_adjacent(lw, kernels, producer_kind, match, fuse):
+    """For each single-node `producer_kind` kernel at idx - 1 followed by an elementwise kernel at idx, from the
+    end: found = match(producer id, elementwise kernel, readers, outputs), and when it is not None,
+    fuse(kernels, idx, found, kernel_of), which rewrites `kernels` in place and returns True when it folded the
+    pair. Returns (kernels, kernel_of) when something changed, else (kernels, None)."""
     readers, outputs = readers_of(lw.nodes), set(lw.req.outputs)
     kernel_of, changed = kernel_index(kernels), False
     for idx in range(len(kernels) - 1, 0, -1):
@@ -27,9 +28,17 @@ def fold_adjacent(lw, kernels, producer_kind, fuse):
         prev, kern = kernels[idx - 1], kernels[idx]
         if prev.kind != producer_kind or len(prev.nodes) != 1 or kern.kind != "elementwise":
             continue
-        if fuse(kernels, idx, readers, outputs, kernel_of):
+        found = match(lw, prev.nodes[0], kern, readers, outputs)
+        if found is not None and fuse(kernels, idx, found, kernel_of):
             kernel_of, changed = kernel_index(kernels), True
     return kernels, (kernel_of if changed else None)
+
+
+def rest_of(kern, taken):
+    """The elementwise kernel's nodes after its first `taken`, as their own kernel (a list of 0 or 1)."""
+    if not kern.nodes[taken:]:
+        return []
+    return [Kernel(kind="elementwise", nodes=kern.nodes[taken:], data={"loop": kern.data["loop"]})]
 
 
 def bias_add(lw, producer_id, rank, kern, readers, outputs):

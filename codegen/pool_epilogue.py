@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fold_pairs import fold_adjacent, plain
+from .fold_pairs import fold_adjacent, plain, rest_of
 from .ir import Kernel, Ref
 from .switch import Rewrite
 
@@ -34,27 +34,23 @@ def fold_relu_mask_into_max_pool_grad(lw, kernels, kernel_of):
     if not ENABLED:
         return kernels, None
 
-    def fuse(kernels, idx, readers, outputs, kernel_of):
+    def fuse(kernels, idx, found, kernel_of):
         prev, kern = kernels[idx - 1], kernels[idx]
-        match = _match(lw, prev.nodes[0], kern, readers, outputs)
-        if match is None:
-            return False
-        select, greater, zeros = match
+        select, greater, zeros = found
         home = kernel_of.get(greater)
         mask_kernel = kernels[home] if home is not None else None
         if mask_kernel is None or mask_kernel.kind != "elementwise" or greater not in mask_kernel.nodes:
             return False
         mask_kernel.nodes.remove(greater)
+        # its other nodes (tf.gradients' Identity of the result) read the stored Select
         fused = [Kernel(kind="max_pool_grad_relu", nodes=[select],
-                        data={"pool": prev.nodes[0], "greater": greater, "zeros": zeros})]
-        if kern.nodes[2:]:  # its other nodes (tf.gradients' Identity of the result) read the stored Select
-            fused.append(Kernel(kind="elementwise", nodes=kern.nodes[2:], data={"loop": kern.data["loop"]}))
+                        data={"pool": prev.nodes[0], "greater": greater, "zeros": zeros})] + rest_of(kern, 2)
         kernels[idx - 1:idx + 1] = fused
         if not mask_kernel.nodes:
             kernels.remove(mask_kernel)
         return True
 
-    return fold_adjacent(lw, kernels, "MaxPoolGrad", fuse)
+    return fold_adjacent(lw, kernels, "MaxPoolGrad", _match, fuse)
 
 
 def _is_zero_literal(node):
